@@ -1,0 +1,53 @@
+// POST /upload?name=<file name> for `kotaro serve`: a browser cannot hand main a file path,
+// so the dropped file's bytes are streamed into the host's inbox folder and the stored path
+// returned. Size-capped; the name is reduced to a safe base name; nothing is decoded here
+// (the worker decodes, with its own limits).
+import { createWriteStream, mkdirSync } from 'node:fs';
+import { unlink } from 'node:fs/promises';
+import { basename, join } from 'node:path';
+import { randomUUID } from 'node:crypto';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+
+export const MAX_UPLOAD_BYTES = 200 * 1024 * 1024;
+
+export function safeFileName(name: string): string {
+  const base = basename(name.replace(/\\/g, '/')).replace(/[^\p{L}\p{N}._ -]/gu, '_').slice(-120);
+  return base.replace(/^\.+/, '') || 'image';
+}
+
+export function handleUpload(req: IncomingMessage, res: ServerResponse, inboxDir: string, name: string): void {
+  const reply = (status: number, body: object) => {
+    res.writeHead(status, { 'Content-Type': 'application/json' }).end(JSON.stringify(body));
+  };
+  const declared = Number(req.headers['content-length'] ?? '0');
+  if (declared > MAX_UPLOAD_BYTES) {
+    reply(413, { error: { code: 'IMAGE_TOO_LARGE', message: `the file is larger than ${MAX_UPLOAD_BYTES / 2 ** 20} MiB` } });
+    req.resume();
+    return;
+  }
+  mkdirSync(inboxDir, { recursive: true });
+  const target = join(inboxDir, `${randomUUID()}-${safeFileName(name)}`);
+  const out = createWriteStream(target, { flags: 'wx' });
+  let received = 0;
+  let failed = false;
+  const fail = (status: number, code: string, message: string) => {
+    if (failed) return;
+    failed = true;
+    out.destroy();
+    void unlink(target).catch(() => undefined);
+    reply(status, { error: { code, message } });
+  };
+  req.on('data', (chunk: Buffer) => {
+    received += chunk.length;
+    if (received > MAX_UPLOAD_BYTES) {
+      fail(413, 'IMAGE_TOO_LARGE', `the file is larger than ${MAX_UPLOAD_BYTES / 2 ** 20} MiB`);
+      req.destroy();
+    }
+  });
+  req.on('error', () => fail(400, 'UPLOAD_FAILED', 'the upload was interrupted'));
+  out.on('error', (error) => fail(500, 'UPLOAD_FAILED', error.message));
+  req.pipe(out);
+  out.on('finish', () => {
+    if (!failed) reply(200, { path: target });
+  });
+}

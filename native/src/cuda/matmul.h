@@ -1,0 +1,53 @@
+// Matrix products against weights in their stored ggml type: y[n, n_out] = x[n, n_in] W^T
+// (+ bias). Three kernels, one entry that picks (ordered predicates, first match wins):
+//   1. matvec  (n == 1, decode): one warp per 2 weight rows, weights dequantised in
+//      registers, float32 FMA; memory-bound, the roofline is the weight bytes.
+//   2. simt    (F32 weights, or KOTARO_CUDA_PRECISE_MATMUL=1): 64x64 tiles, float32 FMA.
+//      Exact to float32 rounding: what holds float32 models to the CPU reference.
+//   3. mma     (F16/BF16/Q8_0/Q4_K/Q6_K, n > 1, prefill and vision): tensor cores,
+//      mma.sync m16n8k16 with FP16 inputs (BF16 for BF16 weights) and FP32 accumulation,
+//      weights dequantised on the fly into shared memory. The inputs are rounded to 16
+//      bits, so results differ from float32 by ~1e-3 relative (FP16 input range: |x|<65504).
+#pragma once
+#include <cuda_runtime_api.h>
+
+#include <cstddef>
+#include <cstdint>
+
+#include "kotaro/ggml_types.h"
+
+namespace kotaro::cuda {
+
+// A weight matrix on the device: n_out rows of row_bytes bytes, each n_in elements.
+struct DeviceWeight {
+  GgmlType type = GgmlType::F32;
+  const void* data = nullptr;
+  size_t row_bytes = 0;
+  int64_t n_in = 0, n_out = 0;
+};
+
+enum class MatmulKernel { Auto, Matvec, Simt, Mma };
+
+// Types the kernels read directly (others are converted at upload).
+bool matmul_type_supported(GgmlType type);
+
+// Which kernel `matmul` would run for these operands (for tests and benchmarks).
+MatmulKernel matmul_pick(const DeviceWeight& w, const float* x, int64_t n);
+const char* matmul_kernel_name(MatmulKernel k);
+
+// y = x W^T + bias (bias may be null). x: [n, n_in] rows n_in floats apart, y: [n, n_out].
+// `kernel` forces a path (Auto: matmul_pick); a forced path that cannot run the operands
+// throws Internal.
+void matmul(const DeviceWeight& w, const float* x, int64_t n, const float* bias, float* y,
+            cudaStream_t stream, MatmulKernel kernel = MatmulKernel::Auto);
+
+// The launchers behind it (no checks beyond what each kernel needs).
+void launch_matvec(const DeviceWeight& w, const float* x, const float* bias, float* y, cudaStream_t stream);
+void launch_matmul_simt(const DeviceWeight& w, const float* x, int64_t n, const float* bias, float* y,
+                        cudaStream_t stream);
+void launch_matmul_mma(const DeviceWeight& w, const float* x, int64_t n, const float* bias, float* y,
+                       cudaStream_t stream);
+bool matvec_can_run(const DeviceWeight& w, const float* x);
+bool mma_can_run(const DeviceWeight& w);
+
+}  // namespace kotaro::cuda
