@@ -1,0 +1,357 @@
+// Tiled attention with an online softmax (see attention.h for what it serves).
+//
+// Block = 4 warps = 16 query rows of one KV head (row r = token r / group, query head
+// kv_head*group + r % group, so the query heads that share a KV head share its tiles).
+// Per 32-key tile:
+//  - K and V rows are loaded once into shared memory (float32, row pitch chosen so that
+//    both the per-lane K row reads and the per-dim V reads are bank-conflict-free);
+//  - scores: lane j takes key j and computes the dot products for the warp's 4 rows;
+//    queries were pre-scaled by scale*log2(e) so exp2 gives the softmax weights;
+//  - running max / sum / output update (FlashAttention-2 online softmax), then the output
+//    accumulates p_j * v_j with lane owning dims lane, lane+32, ...
+// Long caches with few query rows are split over blockIdx.z; partial (m, l, o) are merged
+// by attention_combine_kernel.
+#include <algorithm>
+#include <cfloat>
+#include <climits>
+#include <string>
+
+#include "cuda/attention.h"
+#include "cuda/common.cuh"
+#include "kotaro/error.h"
+
+namespace kotaro::cuda {
+
+namespace {
+
+constexpr int kWarps = 4, kRowsPerWarp = 4, kRows = kWarps * kRowsPerWarp, kTileKeys = 32;
+constexpr int kThreads = kWarps * kWarpSize;
+constexpr float kLog2e = 1.4426950408889634f;
+
+// Shared-memory pitch of a K/V row: head_dim + 4 or + 8 floats, whichever makes the pitch
+// an odd number of float4s (conflict-free float4 reads by consecutive key rows).
+int kv_pitch(int head_dim) { return (head_dim / 4) % 2 == 0 ? head_dim + 4 : head_dim + 8; }
+
+template <typename KV>
+__device__ __forceinline__ float4 load_kv4(const KV* p);
+template <>
+__device__ __forceinline__ float4 load_kv4<float>(const float* p) {
+  return __ldg(reinterpret_cast<const float4*>(p));
+}
+template <>
+__device__ __forceinline__ float4 load_kv4<__half>(const __half* p) {
+  const uint2 u = __ldg(reinterpret_cast<const uint2*>(p));
+  const float2 a = __half22float2(*reinterpret_cast<const __half2*>(&u.x));
+  const float2 b = __half22float2(*reinterpret_cast<const __half2*>(&u.y));
+  return make_float4(a.x, a.y, b.x, b.y);
+}
+
+__device__ __forceinline__ int64_t physical_row(const int32_t* table, int block_tokens, int64_t j) {
+  return table ? static_cast<int64_t>(table[j / block_tokens]) * block_tokens + j % block_tokens : j;
+}
+
+template <int DPL, typename KV>
+__global__ void __launch_bounds__(kThreads)
+    attention_kernel(AttentionArgs a, int pitch, int n_splits, float* __restrict__ part_o,
+                     float* __restrict__ part_ml) {
+  extern __shared__ float4 smem4[];
+  const int D = a.head_dim, D4 = D / 4;
+  float* qs = reinterpret_cast<float*>(smem4);  // [kRows][D], scaled queries
+  float* ks = qs + kRows * D;                   // [kTileKeys][pitch]
+  float* vs = ks + kTileKeys * pitch;           // [kTileKeys][pitch]
+  __shared__ int row_lo[kRows], row_hi[kRows];
+
+  const int tid = threadIdx.x, warp = tid / kWarpSize, lane = tid % kWarpSize;
+  const int group = a.n_head / a.n_kv_head, kvh = blockIdx.y, split = blockIdx.z;
+  const int row_base = blockIdx.x * kRows, total_rows = a.n_q * group;
+  const KV* kbase = static_cast<const KV*>(a.k) + static_cast<int64_t>(kvh) * D;
+  const KV* vbase = static_cast<const KV*>(a.v) + static_cast<int64_t>(kvh) * D;
+
+  // Key range of each row.
+  if (tid < kRows) {
+    const int r = row_base + tid;
+    int lo = 0, hi = 0;
+    if (r < total_rows) {
+      const int t = r / group;
+      if (a.causal) {
+        hi = static_cast<int>(a.n_past) + t + 1;
+      } else {  // last segment s with bounds[s] <= t
+        int s_lo = 0, s_hi = a.n_seg - 1;
+        while (s_lo < s_hi) {
+          const int mid = (s_lo + s_hi + 1) / 2;
+          if (a.seg_bounds[mid] <= t) s_lo = mid; else s_hi = mid - 1;
+        }
+        lo = a.seg_bounds[s_lo];
+        hi = a.seg_bounds[s_lo + 1];
+      }
+    }
+    row_lo[tid] = lo;
+    row_hi[tid] = hi;
+  }
+  const float q_scale = a.scale * kLog2e;
+  for (int i = tid; i < kRows * D4; i += kThreads) {
+    const int rr = i / D4, d4 = i % D4, r = row_base + rr;
+    float4 v = make_float4(0.f, 0.f, 0.f, 0.f);
+    if (r < total_rows) {
+      const int t = r / group, h = kvh * group + r % group;
+      v = __ldg(reinterpret_cast<const float4*>(a.q + t * a.q_stride + static_cast<int64_t>(h) * D) + d4);
+      v.x *= q_scale; v.y *= q_scale; v.z *= q_scale; v.w *= q_scale;
+    }
+    reinterpret_cast<float4*>(qs)[i] = v;
+  }
+  __syncthreads();
+
+  int block_lo = INT_MAX, block_hi = 0;
+  for (int rr = 0; rr < kRows; ++rr)
+    if (row_hi[rr] > row_lo[rr]) {
+      block_lo = min(block_lo, row_lo[rr]);
+      block_hi = max(block_hi, row_hi[rr]);
+    }
+  int key_begin = 0, key_end = 0;
+  if (block_lo < block_hi) {
+    const int n_tiles = (block_hi - block_lo + kTileKeys - 1) / kTileKeys;
+    const int tiles_per_split = (n_tiles + n_splits - 1) / n_splits;
+    key_begin = block_lo + split * tiles_per_split * kTileKeys;
+    key_end = min(block_hi, key_begin + tiles_per_split * kTileKeys);
+  }
+
+  int my_lo[kRowsPerWarp], my_hi[kRowsPerWarp];
+#pragma unroll
+  for (int i = 0; i < kRowsPerWarp; ++i) {
+    my_lo[i] = row_lo[warp * kRowsPerWarp + i];
+    my_hi[i] = row_hi[warp * kRowsPerWarp + i];
+  }
+  float m[kRowsPerWarp], l[kRowsPerWarp], o[kRowsPerWarp][DPL];
+#pragma unroll
+  for (int i = 0; i < kRowsPerWarp; ++i) {
+    m[i] = -INFINITY;
+    l[i] = 0.0f;
+#pragma unroll
+    for (int e = 0; e < DPL; ++e) o[i][e] = 0.0f;
+  }
+
+  for (int kt = key_begin; kt < key_end; kt += kTileKeys) {
+    const int tile_len = min(kTileKeys, key_end - kt);
+    __syncthreads();  // the previous tile is no longer read
+    for (int i = tid; i < kTileKeys * D4; i += kThreads) {
+      const int key = i / D4, d4 = i % D4;
+      float4 kv = make_float4(0.f, 0.f, 0.f, 0.f), vv = kv;
+      if (key < tile_len) {
+        const int64_t off = physical_row(a.block_table, a.block_tokens, kt + key) * a.kv_stride + 4 * d4;
+        kv = load_kv4<KV>(kbase + off);
+        vv = load_kv4<KV>(vbase + off);
+      }
+      *reinterpret_cast<float4*>(ks + key * pitch + 4 * d4) = kv;
+      *reinterpret_cast<float4*>(vs + key * pitch + 4 * d4) = vv;
+    }
+    __syncthreads();
+
+    // Scores of key `lane` against the warp's rows (log2 domain).
+    float s[kRowsPerWarp] = {};
+    const float4* krow = reinterpret_cast<const float4*>(ks + lane * pitch);
+    const float4* qrow = reinterpret_cast<const float4*>(qs + warp * kRowsPerWarp * D);
+#pragma unroll 4
+    for (int d4 = 0; d4 < D4; ++d4) {
+      const float4 kk = krow[d4];
+#pragma unroll
+      for (int i = 0; i < kRowsPerWarp; ++i) {
+        const float4 qq = qrow[i * D4 + d4];
+        s[i] += qq.x * kk.x + qq.y * kk.y + qq.z * kk.z + qq.w * kk.w;
+      }
+    }
+    const int key = kt + lane;
+    float p[kRowsPerWarp];
+#pragma unroll
+    for (int i = 0; i < kRowsPerWarp; ++i) {
+      const bool valid = lane < tile_len && key >= my_lo[i] && key < my_hi[i];
+      const float si = valid ? s[i] : -INFINITY;
+      const float m_new = fmaxf(m[i], warp_max(si));
+      const float m_use = m_new == -INFINITY ? 0.0f : m_new;  // no valid key yet: keep zeros
+      const float alpha = exp2f(m[i] - m_use);
+      p[i] = exp2f(si - m_use);
+      l[i] = l[i] * alpha + p[i];
+#pragma unroll
+      for (int e = 0; e < DPL; ++e) o[i][e] *= alpha;
+      m[i] = m_new;
+    }
+    for (int j = 0; j < tile_len; ++j) {
+      float vv[DPL];
+#pragma unroll
+      for (int e = 0; e < DPL; ++e) {
+        const int d = lane + kWarpSize * e;
+        vv[e] = d < D ? vs[j * pitch + d] : 0.0f;
+      }
+#pragma unroll
+      for (int i = 0; i < kRowsPerWarp; ++i) {
+        const float pj = __shfl_sync(0xffffffffu, p[i], j);
+#pragma unroll
+        for (int e = 0; e < DPL; ++e) o[i][e] = fmaf(pj, vv[e], o[i][e]);
+      }
+    }
+  }
+
+#pragma unroll
+  for (int i = 0; i < kRowsPerWarp; ++i) {
+    const float l_total = warp_sum(l[i]);
+    const int r = row_base + warp * kRowsPerWarp + i;
+    if (r >= total_rows) continue;
+    const int t = r / group, h = kvh * group + r % group;
+    if (n_splits == 1) {
+      const float inv = l_total > 0.0f ? 1.0f / l_total : 0.0f;
+      float* dst = a.out + t * a.out_stride + static_cast<int64_t>(h) * D;
+#pragma unroll
+      for (int e = 0; e < DPL; ++e) {
+        const int d = lane + kWarpSize * e;
+        if (d < D) dst[d] = o[i][e] * inv;
+      }
+    } else {
+      const size_t pr = (static_cast<size_t>(split) * a.n_q + t) * a.n_head + h;
+#pragma unroll
+      for (int e = 0; e < DPL; ++e) {
+        const int d = lane + kWarpSize * e;
+        if (d < D) part_o[pr * D + d] = o[i][e];
+      }
+      if (lane == 0) {
+        part_ml[2 * pr] = m[i];
+        part_ml[2 * pr + 1] = l_total;
+      }
+    }
+  }
+}
+
+// out = sum_s 2^(m_s - M) o_s / sum_s 2^(m_s - M) l_s over the splits of one (token, head).
+__global__ void attention_combine_kernel(const float* __restrict__ part_o, const float* __restrict__ part_ml,
+                                         int n_splits, int n_q, int n_head, int D, float* __restrict__ out,
+                                         int64_t out_stride) {
+  const int th = blockIdx.x, t = th / n_head, h = th % n_head;
+  const size_t split_stride = static_cast<size_t>(n_q) * n_head;
+  float M = -INFINITY;
+  for (int s = 0; s < n_splits; ++s) M = fmaxf(M, part_ml[2 * (s * split_stride + th)]);
+  float den = 0.0f;
+  for (int s = 0; s < n_splits; ++s) {
+    const float ms = part_ml[2 * (s * split_stride + th)];
+    if (ms != -INFINITY) den += exp2f(ms - M) * part_ml[2 * (s * split_stride + th) + 1];
+  }
+  const float inv = den > 0.0f ? 1.0f / den : 0.0f;
+  for (int d = threadIdx.x; d < D; d += blockDim.x) {
+    float num = 0.0f;
+    for (int s = 0; s < n_splits; ++s) {
+      const float ms = part_ml[2 * (s * split_stride + th)];
+      if (ms != -INFINITY) num += exp2f(ms - M) * part_o[(s * split_stride + th) * D + d];
+    }
+    out[t * out_stride + static_cast<int64_t>(h) * D + d] = num * inv;
+  }
+}
+
+int split_count(const AttentionArgs& a, int sm_count) {
+  if (!a.causal) return 1;
+  const int group = a.n_head / a.n_kv_head;
+  const int64_t base_blocks = ceil_div<int64_t>(int64_t(a.n_q) * group, kRows) * a.n_kv_head;
+  const int64_t kv_len = a.n_past + a.n_q;
+  if (base_blocks >= sm_count || kv_len < 512) return 1;
+  int64_t splits = ceil_div<int64_t>(2 * int64_t(sm_count), base_blocks);
+  splits = std::min<int64_t>(splits, kv_len / 256);
+  splits = std::min<int64_t>(splits, 64);
+  return static_cast<int>(std::max<int64_t>(splits, 1));
+}
+
+void validate(const AttentionArgs& a) {
+  auto bad = [](const std::string& why) { fail(ErrorCode::Internal, "cuda attention: " + why); };
+  if (a.n_head <= 0 || a.n_kv_head <= 0 || a.n_head % a.n_kv_head != 0) bad("bad head counts");
+  if (a.head_dim <= 0 || a.head_dim % 4 != 0 || a.head_dim > 128) bad("head_dim must be a multiple of 4 up to 128");
+  if (a.q_stride % 4 || a.out_stride % 4 || a.kv_stride % 4) bad("row strides must be multiples of 4 elements");
+  const uintptr_t mask = a.kv_type == KvType::F32 ? 15 : 7;
+  if ((reinterpret_cast<uintptr_t>(a.q) & 15) || (reinterpret_cast<uintptr_t>(a.k) & mask) ||
+      (reinterpret_cast<uintptr_t>(a.v) & mask))
+    bad("misaligned q/k/v");
+  if (!a.causal && (a.seg_bounds == nullptr || a.n_seg <= 0)) bad("segments without bounds");
+  if (a.block_table && a.block_tokens <= 0) bad("block table without block size");
+  if (a.n_past < 0 || a.n_past + a.n_q > INT32_MAX) bad("sequence too long");
+}
+
+template <int DPL, typename KV>
+void launch_typed(const AttentionArgs& a, int n_splits, float* part_o, float* part_ml, cudaStream_t stream) {
+  const int pitch = kv_pitch(a.head_dim);
+  const size_t smem = (static_cast<size_t>(kRows) * a.head_dim + 2 * kTileKeys * pitch) * sizeof(float);
+  const int group = a.n_head / a.n_kv_head;
+  const dim3 grid(static_cast<unsigned>(ceil_div<int64_t>(int64_t(a.n_q) * group, kRows)),
+                  static_cast<unsigned>(a.n_kv_head), static_cast<unsigned>(n_splits));
+  attention_kernel<DPL, KV><<<grid, kThreads, smem, stream>>>(a, pitch, n_splits, part_o, part_ml);
+  KOTARO_CUDA_CHECK_LAUNCH("attention_kernel");
+}
+
+template <typename KV>
+void launch_kv(const AttentionArgs& a, int n_splits, float* part_o, float* part_ml, cudaStream_t stream) {
+  switch ((a.head_dim + 31) / 32) {
+    case 1: return launch_typed<1, KV>(a, n_splits, part_o, part_ml, stream);
+    case 2: return launch_typed<2, KV>(a, n_splits, part_o, part_ml, stream);
+    case 3: return launch_typed<3, KV>(a, n_splits, part_o, part_ml, stream);
+    default: return launch_typed<4, KV>(a, n_splits, part_o, part_ml, stream);
+  }
+}
+
+__global__ void kv_store_kernel(const float* __restrict__ k_src, const float* __restrict__ v_src,
+                                int64_t src_stride, int n, int row_width, void* k_cache, void* v_cache,
+                                bool f16, int64_t kv_stride, const int32_t* __restrict__ table,
+                                int block_tokens, int64_t first_row) {
+  const int w4 = row_width / 4;
+  const int64_t i = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x;
+  if (i >= int64_t(n) * w4) return;
+  const int r = static_cast<int>(i / w4), c4 = static_cast<int>(i % w4);
+  const int64_t dst = physical_row(table, block_tokens, first_row + r) * kv_stride + 4 * c4;
+  const float4 kv = *reinterpret_cast<const float4*>(k_src + r * src_stride + 4 * c4);
+  const float4 vv = *reinterpret_cast<const float4*>(v_src + r * src_stride + 4 * c4);
+  if (f16) {
+    __half2* kd = reinterpret_cast<__half2*>(static_cast<__half*>(k_cache) + dst);
+    __half2* vd = reinterpret_cast<__half2*>(static_cast<__half*>(v_cache) + dst);
+    kd[0] = __floats2half2_rn(kv.x, kv.y); kd[1] = __floats2half2_rn(kv.z, kv.w);
+    vd[0] = __floats2half2_rn(vv.x, vv.y); vd[1] = __floats2half2_rn(vv.z, vv.w);
+  } else {
+    *reinterpret_cast<float4*>(static_cast<float*>(k_cache) + dst) = kv;
+    *reinterpret_cast<float4*>(static_cast<float*>(v_cache) + dst) = vv;
+  }
+}
+
+}  // namespace
+
+size_t attention_workspace_bytes(const AttentionArgs& a, int sm_count) {
+  const int splits = split_count(a, sm_count);
+  if (splits <= 1) return 0;
+  return static_cast<size_t>(splits) * a.n_q * a.n_head * (a.head_dim + 2) * sizeof(float);
+}
+
+void attention(const AttentionArgs& a, int sm_count, void* workspace, cudaStream_t stream) {
+  validate(a);
+  if (a.n_q <= 0) return;
+  const int n_splits = split_count(a, sm_count);
+  float* part_o = nullptr;
+  float* part_ml = nullptr;
+  if (n_splits > 1) {
+    if (!workspace) fail(ErrorCode::Internal, "cuda attention: split-key launch without workspace");
+    part_o = static_cast<float*>(workspace);
+    part_ml = part_o + static_cast<size_t>(n_splits) * a.n_q * a.n_head * a.head_dim;
+  }
+  if (a.kv_type == KvType::F32) launch_kv<float>(a, n_splits, part_o, part_ml, stream);
+  else launch_kv<__half>(a, n_splits, part_o, part_ml, stream);
+  if (n_splits > 1) {
+    attention_combine_kernel<<<static_cast<unsigned>(a.n_q * a.n_head), 64, 0, stream>>>(
+        part_o, part_ml, n_splits, a.n_q, a.n_head, a.head_dim, a.out, a.out_stride);
+    KOTARO_CUDA_CHECK_LAUNCH("attention_combine_kernel");
+  }
+}
+
+void kv_store(const float* k_src, const float* v_src, int64_t src_stride, int n, int row_width,
+              void* k_cache, void* v_cache, KvType kv_type, int64_t kv_stride,
+              const int32_t* block_table, int block_tokens, int64_t first_row, cudaStream_t stream) {
+  if (n <= 0) return;
+  if (row_width % 4 || src_stride % 4 || kv_stride % 4)
+    fail(ErrorCode::Internal, "cuda kv_store: widths and strides must be multiples of 4");
+  const int64_t total = int64_t(n) * (row_width / 4);
+  const int threads = 256;
+  kv_store_kernel<<<static_cast<unsigned>(ceil_div<int64_t>(total, threads)), threads, 0, stream>>>(
+      k_src, v_src, src_stride, n, row_width, k_cache, v_cache, kv_type == KvType::F16, kv_stride,
+      block_table, block_tokens, first_row);
+  KOTARO_CUDA_CHECK_LAUNCH("kv_store_kernel");
+}
+
+}  // namespace kotaro::cuda
