@@ -8,11 +8,13 @@ import { HostServices } from './host/host-services.js';
 import { BridgeRouter, toBridgeError } from './host/bridge-router.js';
 import type { WorkerLauncher, WorkerProcess } from './worker-host/launcher.js';
 import { appVersion, rendererRoot } from './cli/paths.js';
+import { readSettingsSync } from './services/settings-store.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 
 // Kotaro's VRAM belongs to the model: the window is plain 2-D UI (settings may turn this on).
-if (process.env.KOTARO_HARDWARE_ACCELERATION !== '1') app.disableHardwareAcceleration();
+const hardwareAcceleration = process.env.KOTARO_HARDWARE_ACCELERATION === '1' || readSettingsSync(app.getPath('userData')).hardwareAcceleration;
+if (!hardwareAcceleration) app.disableHardwareAcceleration();
 
 const utilityLauncher: WorkerLauncher = {
   launch(entry, env): WorkerProcess {

@@ -1,43 +1,22 @@
 // The GPU worker's entry point: an Electron utility process (or a Node child under
-// `kotaro serve` and the tests). It owns the engine; main owns all state.
+// `kotaro serve` and the tests). It owns the engine; main owns all state. Requests are
+// validated here and handled by WorkerService (worker-service.ts).
 import { connectToParent } from './transport.js';
-import { PROTOCOL_VERSION, workerRequest, type WorkerMessage, type WorkerRequest } from './protocol.js';
-import { engineBuildInfoOf, loadEngineAddon } from './engine-binding.js';
+import { workerRequest, type WorkerMessage, type WorkerRequest } from './protocol.js';
+import { loadEngineAddon } from './engine-binding.js';
+import { WorkerService, codeOf, messageOf } from './worker-service.js';
 import { SchemaError } from '../electron/contract/schema.js';
 
 const transport = connectToParent();
 const send = (message: WorkerMessage) => transport.send(message);
 
-function codeOf(error: unknown): string {
-  const code = (error as { code?: unknown })?.code;
-  return typeof code === 'string' ? code : 'INTERNAL';
-}
-function messageOf(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
-}
-
-function handle(request: WorkerRequest): void {
-  switch (request.type) {
-    case 'hello': {
-      let engine = null;
-      let engineError = null;
-      try {
-        engine = engineBuildInfoOf(loadEngineAddon());
-      } catch (error) {
-        engineError = { code: codeOf(error), message: messageOf(error) };
-      }
-      send({ type: 'hello', id: request.id, protocolVersion: PROTOCOL_VERSION, pid: process.pid, engine, engineError });
-      return;
-    }
-    case 'ping':
-      send({ type: 'pong', id: request.id, sentAt: request.sentAt, pid: process.pid });
-      return;
-    case 'shutdown':
-      send({ type: 'ack', id: request.id });
-      setImmediate(() => process.exit(0));
-      return;
-  }
-}
+const telemetryEnv = Number(process.env.KOTARO_TELEMETRY_MS);
+const service = new WorkerService({
+  loadAddon: loadEngineAddon,
+  send,
+  exit: (code) => process.exit(code),
+  telemetryIntervalMs: Number.isFinite(telemetryEnv) && telemetryEnv >= 0 ? telemetryEnv : 100,
+});
 
 transport.onMessage((raw) => {
   let request: WorkerRequest;
@@ -49,7 +28,7 @@ transport.onMessage((raw) => {
     return;
   }
   try {
-    handle(request);
+    service.handle(request);
   } catch (error) {
     send({ type: 'error', id: request.id, error: { code: codeOf(error), message: messageOf(error) } });
   }

@@ -1,8 +1,10 @@
 // The `kotaro` command line (package.json "bin"). Each subcommand lives in commands/.
 import type { CliCommand } from './command.js';
 import { serveCommand } from './commands/serve.js';
+import { evalCommand } from './commands/eval.js';
+import { convertCommand } from './commands/convert.js';
 
-const commands: CliCommand[] = [serveCommand];
+const commands: CliCommand[] = [serveCommand, evalCommand, convertCommand];
 
 function help(): string {
   const width = Math.max(...commands.map((c) => c.name.length));

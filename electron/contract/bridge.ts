@@ -87,6 +87,18 @@ export const jobView = s.object({
 export type JobView = Infer<typeof jobView>;
 
 // ---- models ----
+/** The registry's VRAM estimate at the current context length (electron/services/model-registry/vram-estimate.ts). */
+export const vramEstimate = s.object({
+  contextLength: s.number(),
+  weightsBytes: s.number(),
+  kvCacheBytes: s.number(),
+  activationsBytes: s.number(),
+  visionBytes: s.number(),
+  overheadBytes: s.number(),
+  totalBytes: s.number(),
+});
+export type VramEstimate = Infer<typeof vramEstimate>;
+
 export const modelEntry = s.object({
   id: s.string(),
   name: s.string(),
@@ -100,6 +112,11 @@ export const modelEntry = s.object({
   vramEstimateBytes: s.number(),
   fits: s.nullable(s.boolean()),     // null when no GPU was detected
   problem: s.nullable(s.string()),   // why it cannot be used, if so
+  // Added by the host services (optional so older payloads still parse):
+  vision: s.optional(s.boolean()),                     // it can see images (a projector is paired)
+  estimate: s.optional(vramEstimate),                  // the breakdown behind vramEstimateBytes
+  budgetBytes: s.optional(s.nullable(s.number())),     // the VRAM budget `fits` was judged against
+  maxContextFits: s.optional(s.nullable(s.number())),  // longest context that fits the budget
 });
 export type ModelEntry = Infer<typeof modelEntry>;
 

@@ -20,6 +20,25 @@ export function createHandlers(host: HostServices): Handlers {
       worker: host.worker.getStatus(),
     }),
     'worker.ping': () => host.pingWorker(),
+
+    'jobs.submit': async ({ paths }) => ({ jobIds: await host.submitJobs(paths) }),
+    'jobs.list': () => host.queue.list(),
+    'jobs.cancel': ({ jobId }) => ({ ok: host.queue.cancel(jobId) }),
+    'jobs.cancelAll': () => ({ ok: host.queue.cancelAll() > 0 }),
+    'jobs.retry': ({ jobId }) => ({ jobId: host.queue.retry(jobId) }),
+    'jobs.edit': ({ jobId, description, comments }) => host.queue.edit(jobId, description, comments),
+
+    'history.search': ({ query, limit, offset }) => host.searchHistory(query, limit, offset),
+    'history.export': ({ format, query }) => host.exportHistory(format, query),
+
+    'models.list': () => host.listModels(),
+    'models.rescan': () => host.rescanModels(),
+    'models.load': ({ modelId }) => host.loadModel(modelId),
+    'models.unload': () => host.models.unload(),
+    'models.status': () => host.models.getStatus(),
+
+    'settings.get': () => host.settings.get(),
+    'settings.update': ({ patch }) => host.updateSettings(patch),
   };
 }
 

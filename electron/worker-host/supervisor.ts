@@ -46,6 +46,8 @@ export class WorkerSupervisor extends EventEmitter<SupervisorEvents> {
   private stopping = false;
   private status: WorkerStatus = { state: 'stopped', pid: null, restarts: 0, lastError: null, engine: null };
   private readyWaiters: Array<{ resolve: () => void; reject: (e: Error) => void }> = [];
+  /** Requests that keep the engine working (a job, a load): while any runs, the state is "busy". */
+  private busyRequests = 0;
 
   constructor(private readonly options: SupervisorOptions) {
     super();
@@ -88,12 +90,31 @@ export class WorkerSupervisor extends EventEmitter<SupervisorEvents> {
     clearTimeout(timer);
   }
 
+  /**
+   * Starts a worker again after the supervisor gave up (state "failed"), on an explicit user
+   * action: the crash count starts over.
+   */
+  restart(): void {
+    if (this.proc || this.restartTimer) return;
+    this.stopping = false;
+    this.consecutiveCrashes = 0;
+    this.spawn();
+  }
+
   /** Sends a request and resolves with the reply of the same id (or rejects on error/crash/timeout). */
   request(message: RequestWithoutId, timeoutMs = 0): Promise<WorkerMessage> {
     const proc = this.proc;
     if (!proc) return Promise.reject(new WorkerError('WORKER_NOT_RUNNING', 'the GPU worker is not running'));
     const id = this.nextId++;
-    return new Promise((resolve, reject) => {
+    const busy = message.type === 'job.analyze' || message.type === 'model.load';
+    if (busy) this.markBusy(+1);
+    const settled = <T>(f: (v: T) => void) => (v: T) => {
+      if (busy) this.markBusy(-1);
+      f(v);
+    };
+    return new Promise<WorkerMessage>((resolve, reject) => {
+      resolve = settled(resolve);
+      reject = settled(reject);
       const timer = timeoutMs > 0
         ? setTimeout(() => {
             this.pending.delete(id);
@@ -103,6 +124,13 @@ export class WorkerSupervisor extends EventEmitter<SupervisorEvents> {
       this.pending.set(id, { resolve, reject, timer });
       proc.send({ ...message, id });
     });
+  }
+
+  private markBusy(delta: number): void {
+    this.busyRequests = Math.max(0, this.busyRequests + delta);
+    if (!this.proc) return; // a dying worker's requests are settling: the exit decides the state
+    if (this.busyRequests > 0 && this.status.state === 'ready') this.setStatus({ state: 'busy' });
+    else if (this.busyRequests === 0 && this.status.state === 'busy') this.setStatus({ state: 'ready' });
   }
 
   /** Kills the worker as a crash would (used by "cancel" of a stuck job and by tests). */
@@ -126,10 +154,13 @@ export class WorkerSupervisor extends EventEmitter<SupervisorEvents> {
           throw new WorkerError('WORKER_PROTOCOL', `worker speaks protocol ${reply.protocolVersion}, main speaks ${PROTOCOL_VERSION}`);
         }
         const lastError = reply.engineError ? `${reply.engineError.code}: ${reply.engineError.message}` : null;
-        this.setStatus({ state: 'ready', engine: reply.engine, lastError });
+        this.setStatus({ state: this.busyRequests > 0 ? 'busy' : 'ready', engine: reply.engine, lastError });
         for (const w of this.readyWaiters.splice(0)) w.resolve();
       })
       .catch((error: Error) => {
+        // A handshake that failed because the process died was recorded by onExit (with the
+        // give-up verdict, if any): only a live worker that answered wrongly or late is killed here.
+        if (this.proc !== proc) return;
         this.setStatus({ lastError: error.message });
         proc.kill();
       });
@@ -172,7 +203,7 @@ export class WorkerSupervisor extends EventEmitter<SupervisorEvents> {
     const ranMs = Date.now() - this.startedAt;
     this.consecutiveCrashes = ranMs >= backoff.stableMs ? 1 : this.consecutiveCrashes + 1;
     const maxCrashes = this.options.maxConsecutiveCrashes ?? 8;
-    if (this.consecutiveCrashes > maxCrashes) {
+    if (this.consecutiveCrashes >= maxCrashes) {
       this.setStatus({ state: 'failed', pid: null, lastError: `${cause}; gave up after ${maxCrashes} crashes in a row` });
       for (const w of this.readyWaiters.splice(0)) w.reject(new WorkerError('WORKER_FAILED', this.status.lastError!));
       return;

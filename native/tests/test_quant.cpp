@@ -1,6 +1,8 @@
 // Tests of src/quant: fp16/bf16 conversions, type traits, per-type round-trip error bounds on
-// random data, and known-answer checks against the llama.cpp-made GGUF files of the fixtures
-// (dequantising their q8_0/f16 tensors, and quantising their f32 tensors to the same bytes).
+// random data, hand-made blocks, hashes of the bytes ggml's reference quantisers produce for a
+// fixed input (every quantised type), and known-answer checks against the llama.cpp-made GGUF
+// files of the fixtures (dequantising their q8_0/f16 tensors, and quantising their f32 tensors
+// to the same bytes).
 //
 // Error bounds checked on random data (per element unless said otherwise; amax = largest
 // |x| of the block, range = max - min of the block, eps16 = 2^-11):
@@ -21,6 +23,7 @@
 #include <functional>
 #include <map>
 #include <random>
+#include <utility>
 #include <string>
 #include <vector>
 
@@ -324,6 +327,48 @@ void test_known_blocks() {
   CHECK(ok, "q4_K known block");
 }
 
+// ---------------------------------------------------------------- ggml reference bytes
+// Deterministic input made only of exact float operations (the same on every platform).
+std::vector<float> golden_input(int n) {
+  std::vector<float> x(n);
+  uint32_t s = 0x12345678u;
+  for (int i = 0; i < n; ++i) {
+    s = s * 1664525u + 1013904223u;
+    const float u = (float)(s >> 8) / 16777216.0f - 0.5f;
+    float v = std::ldexp(u, (i / 256) % 9 - 6);
+    if (i % 37 == 0) v *= 8.0f;                      // outliers
+    if ((i / 256) % 13 == 12) v = std::fabs(v);      // all-positive super-blocks (min = 0 paths)
+    x[i] = v;
+  }
+  return x;
+}
+
+uint64_t fnv1a(const std::vector<uint8_t>& b) {
+  uint64_t h = 1469598103934665603ull;
+  for (uint8_t c : b) { h ^= c; h *= 1099511628211ull; }
+  return h;
+}
+
+// FNV-1a of the bytes ggml's scalar reference quantisers (quantize_row_*_ref, built without
+// FMA contraction) produce for golden_input(16384); computed once with ggml-quants.c's code.
+void test_golden_bytes() {
+  const int n = 256 * 64;
+  const std::vector<float> x = golden_input(n);
+  const std::pair<GgmlType, uint64_t> golden[] = {
+      {GgmlType::Q4_0, 0x73540be4647e8aa0ull}, {GgmlType::Q4_1, 0x6acb329e4974aebaull},
+      {GgmlType::Q5_0, 0x287d1a7d583ab766ull}, {GgmlType::Q5_1, 0xaec3512d3960081aull},
+      {GgmlType::Q3_K, 0x1f7833f9d6684350ull}, {GgmlType::Q4_K, 0xf3d19a8b2d111b31ull},
+      {GgmlType::Q5_K, 0x17168cc73463e6d8ull}, {GgmlType::Q6_K, 0x83710a4d4da9c846ull},
+  };
+  for (const auto& [t, want] : golden) {
+    std::vector<uint8_t> q(row_size(t, n));
+    quantize_row(t, x.data(), q.data(), n);
+    const uint64_t got = fnv1a(q);
+    CHECK(got == want, "%s bytes differ from ggml's reference quantiser (hash %016llx, want %016llx)",
+          type_traits((uint32_t)t).name, (unsigned long long)got, (unsigned long long)want);
+  }
+}
+
 // ---------------------------------------------------------------- fixtures
 // A minimal GGUF v3 reader for this test only (the engine's reader lives in src/gguf and is
 // tested there): tensor name -> (type, element count, bytes).
@@ -483,6 +528,7 @@ int main() {
   test_traits();
   test_known_blocks();
   test_round_trips();
+  test_golden_bytes();
   test_fixture_files("tiny-qwen2-a", "model");
   test_fixture_files("tiny-qwen25vl-a", "model");
   test_fixture_files("tiny-qwen25vl-a", "mmproj");

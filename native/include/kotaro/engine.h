@@ -46,6 +46,7 @@ struct ModelOptions {
   int threads = 0;                // CPU backend threads; 0 = hardware concurrency
   int64_t context_length = 4096;  // tokens the KV cache holds (clamped to the model's)
   uint64_t memory_budget_bytes = 0;  // device bytes the engine may use; 0 = what is free
+                                     // (CPU backend: host bytes for weights + KV caches)
   // Image pixel budget for encode_image (transformers' min_pixels/max_pixels).
   int64_t min_pixels = 56 * 56;
   int64_t max_pixels = 28 * 28 * 1280;
@@ -134,10 +135,21 @@ class Session {
   // Samples, appends and evaluates up to max_new_tokens tokens; stops at a stop token
   // (which is reported and not evaluated), when the callback returns false, or on cancel
   // (throws Cancelled). Returns the generated tokens.
+  // Details (CPU reference semantics, kept by every backend):
+  //  - the callback sees each token right after it is sampled; last_logits() then holds the
+  //    logits that chose it;
+  //  - the last returned token is not evaluated when generation ends by max_new_tokens or
+  //    the callback (nor is a stop token): n_past() counts the evaluated ones only;
+  //  - generation also ends, without error, when the context is full;
+  //  - a cancelled evaluation is rolled back: the session keeps every token evaluated before;
+  //  - greedy (temperature <= 0) still applies the repetition penalty, as transformers does.
   virtual std::vector<int32_t> generate(const GenerateOptions& options, const TokenCallback& on_token,
                                         const std::atomic<bool>* cancel = nullptr) = 0;
   // Tokens in the KV cache; rewind(n) forgets everything after the first n (used to branch
-  // two answers from one shared image prefix).
+  // two answers from one shared image prefix). When n is where an earlier prefill or
+  // generate() ended, last_logits() is restored to the logits there (so generate() may
+  // follow at once); otherwise last_logits() is empty until the next prefill.
+  // A prefill that fails (bad input, Cancelled, ...) leaves the session as it was.
   virtual int64_t n_past() const = 0;
   virtual void rewind(int64_t n) = 0;
   // M-RoPE positions of every token so far: [3][n_past] (section t, h, w).

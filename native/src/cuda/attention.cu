@@ -250,7 +250,7 @@ int split_count(const AttentionArgs& a, int sm_count) {
   const int64_t kv_len = a.n_past + a.n_q;
   if (base_blocks >= sm_count || kv_len < 512) return 1;
   int64_t splits = ceil_div<int64_t>(2 * int64_t(sm_count), base_blocks);
-  splits = std::min<int64_t>(splits, kv_len / 256);
+  splits = std::min<int64_t>(splits, kv_len / 128);  // at least 128 keys per split
   splits = std::min<int64_t>(splits, 64);
   return static_cast<int>(std::max<int64_t>(splits, 1));
 }

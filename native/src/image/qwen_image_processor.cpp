@@ -2,7 +2,7 @@
 
 #include <string>
 
-#include "image/pil_resize.h"
+#include "image/bicubic_resize.h"
 #include "image/smart_resize.h"
 #include "kotaro/error.h"
 
@@ -40,7 +40,8 @@ PixelValues patchify_qwen(const std::vector<float>& planar, int height, int widt
 PixelValues preprocess_qwen_image(const uint8_t* rgb, int width, int height, const ImageProcessorConfig& cfg) {
   if (!rgb) fail(ErrorCode::InvalidArgument, "preprocess_image: no pixels");
   const ResizeTarget target = smart_resize(height, width, cfg.patch_size * cfg.merge_size, cfg.min_pixels, cfg.max_pixels);
-  const std::vector<uint8_t> resized = pil_resize_bicubic(rgb, width, height, target.width, target.height);
+  const std::vector<uint8_t> resized =
+      bicubic_resize_rgb8(rgb, width, height, target.width, target.height, BicubicPrecision::Torch);
   // transformers: rescale in float64 then cast to float32; normalise in float32.
   const double rescale = 1.0 / 255.0;
   std::vector<float> planar(static_cast<size_t>(3) * target.height * target.width);

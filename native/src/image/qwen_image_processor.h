@@ -1,8 +1,9 @@
-// RGB8 image -> Qwen2.5-VL pixel values, as transformers' Qwen2VLImageProcessor (the slow,
-// PIL-based one) computes them: smart_resize to multiples of patch*merge, PIL bicubic
-// resize, rescale by 1/255, normalise with the CLIP mean/std, then flatten into patches of
-// [channel][temporal 2][14][14] in merge-group order (the image repeated for both temporal
-// slices).
+// RGB8 image -> Qwen2.5-VL pixel values, as transformers 5 (the fixtures' reference)
+// computes them: smart_resize to multiples of patch*merge, antialiased bicubic resize of the
+// uint8 image (torch's integer kernel: see bicubic_resize.h; Pillow's differs by one level
+// on ~0.3% of values), rescale by 1/255, normalise with the CLIP mean/std, then flatten into
+// patches of [channel][temporal 2][14][14] in merge-group order (the image repeated for both
+// temporal slices).
 #pragma once
 #include <cstdint>
 #include <vector>

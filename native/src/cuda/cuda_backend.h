@@ -1,0 +1,64 @@
+// The CUDA implementation of the backend seam (runtime/backend.h): device memory through
+// the accountant (device_memory.h), one stream, and each op mapped to its kernel family.
+// Exposed beyond the seam for the op tests and benchmarks (stream, device, memory).
+#pragma once
+#include <cuda_runtime_api.h>
+
+#include <memory>
+
+#include "cuda/device_memory.h"
+#include "cuda/matmul.h"
+#include "runtime/backend.h"
+
+namespace kotaro::cuda {
+
+class CudaBackend final : public Backend {
+ public:
+  CudaBackend(int device, uint64_t memory_budget_bytes);
+  ~CudaBackend() override;
+  std::string name() const override { return "cuda"; }
+
+  Tensor alloc(DType dtype, int64_t rows, int64_t cols, MemoryCategory category) override;
+  Weight upload_weight(const std::string& name, GgmlType type, int64_t n_in, int64_t n_out,
+                       const void* data, std::shared_ptr<const void> keep_alive) override;
+  void upload(const void* host, const Tensor& dst) override;
+  void download(const Tensor& src, void* host) override;
+  BackendUsage usage() const override;
+
+  void matmul(const Tensor& x, const Weight& w, const Tensor* bias, const Tensor& y) override;
+  void rmsnorm(const Tensor& x, const Tensor& weight, float eps, const Tensor& y) override;
+  void add(const Tensor& a, const Tensor& b, const Tensor& y) override;
+  void swiglu(const Tensor& gate, const Tensor& up, const Tensor& y) override;
+  void gelu(const Tensor& x, const Tensor& y) override;
+  void embed_rows(const Weight& table, const Tensor& ids, const Tensor& y) override;
+  void gather_rows(const Tensor& src, const Tensor& idx, const Tensor& y) override;
+  void copy_rows(const Tensor& src, const Tensor& dst, int64_t dst_row) override;
+  void rope(const Tensor& x, const Tensor& pos, const RopeSpec& spec) override;
+  void attention_causal(const Tensor& q, const Tensor& k_cache, const Tensor& v_cache,
+                        int64_t n_past, const Tensor& y, const AttentionSpec& spec) override;
+  void attention_segments(const Tensor& q, const Tensor& k, const Tensor& v,
+                          const std::vector<int32_t>& bounds, const Tensor& y,
+                          const AttentionSpec& spec) override;
+
+  // Beyond the seam.
+  cudaStream_t stream() const { return stream_; }
+  int device() const { return device_; }
+  int sm_count() const { return sm_count_; }
+  DeviceMemory& memory() { return *memory_; }
+  void synchronize();
+  // Forces a matmul kernel (tests, benchmarks); Auto restores the normal choice.
+  void set_matmul_kernel(MatmulKernel k) { forced_matmul_ = k; }
+  static DeviceWeight device_weight(const Weight& w);
+  // Scratch of at least `bytes`, valid until the next call (stream-ordered reuse).
+  void* workspace(size_t bytes);
+
+ private:
+  int device_ = 0;
+  int sm_count_ = 0;
+  cudaStream_t stream_ = nullptr;
+  std::shared_ptr<DeviceMemory> memory_;
+  std::shared_ptr<BackendBuffer> workspace_;
+  MatmulKernel forced_matmul_ = MatmulKernel::Auto;
+};
+
+}  // namespace kotaro::cuda

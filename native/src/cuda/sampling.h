@@ -1,0 +1,55 @@
+// Token sampling on the GPU, so that only the token id crosses back to the host.
+// Same semantics as the CPU sampler (runtime/sampler.h, transformers' order): repetition
+// penalty → greedy argmax, or temperature → top-k → top-p → min-p → draw. The uniform draw u
+// comes from the same seeded mt19937_64 as the CPU Sampler, so both pick the same token
+// for the same logits, except where float rounding of a cumulative sum lands exactly on a
+// boundary.
+//
+// One block of 1024 threads over the vocabulary; top-k and top-p find their cut with a
+// radix select over order-preserving float keys (top-p weights the radix histogram by
+// probability, in 2^-56 fixed point so sums do not depend on thread order), so nothing is
+// sorted.
+#pragma once
+#include <cuda_runtime_api.h>
+
+#include <cstddef>
+#include <cstdint>
+#include <random>
+#include <vector>
+
+#include "kotaro/engine.h"
+
+namespace kotaro::cuda {
+
+struct SampleArgs {
+  const float* logits = nullptr;  // device, n_vocab floats (not modified)
+  int n_vocab = 0;
+  const int32_t* penalty_ids = nullptr;  // device: distinct ids in [0, n_vocab)
+  int n_penalty = 0;
+  float repetition_penalty = 1.0f, temperature = 0.0f, top_p = 1.0f, min_p = 0.0f;
+  int top_k = 0;
+  double u = 0.0;  // uniform draw in [0, 1)
+};
+
+// Device scratch the launch needs (the working copy of the logits).
+size_t sample_workspace_bytes(int n_vocab);
+
+// Writes the chosen token to *token (device). No host synchronisation.
+void sample_token(const SampleArgs& args, void* workspace, int32_t* token, cudaStream_t stream);
+
+// Host side of the GPU sampler, one per generation, mirroring kotaro::Sampler: validates the
+// parameters identically and draws u per sampled token from mt19937_64(seed).
+class GpuSampler {
+ public:
+  explicit GpuSampler(const SamplingParams& params);
+  // Fills the host-side fields of SampleArgs for the next token: distinct history ids
+  // (written to `ids`) and u. Greedy sampling draws nothing, as on the CPU.
+  SampleArgs next(const float* d_logits, int n_vocab, const std::vector<int32_t>& history,
+                  std::vector<int32_t>& ids);
+
+ private:
+  SamplingParams params_;
+  std::mt19937_64 rng_;
+};
+
+}  // namespace kotaro::cuda

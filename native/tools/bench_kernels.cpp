@@ -1,0 +1,332 @@
+// bench_kernels: the CUDA kernels on synthetic weights of Qwen2.5-VL-7B's shapes (hidden
+// 3584, intermediate 18944, 28 layers, 28 heads / 4 KV heads of 128, vocabulary 152064;
+// vision 1280 wide, 16 heads of 80), with their rooflines.
+//  - ceilings: peak DRAM bandwidth from the device attributes (2 x memory clock x bus
+//    width) and a measured device-to-device copy;
+//  - matvec (decode) per weight type: GB/s of weight bytes and the fraction of peak;
+//    weights rotate over copies larger than L2 so DRAM, not cache, is measured;
+//  - matmul on tensor cores (prefill): TFLOP/s;
+//  - attention: prefill, decode over a long cache (dense f32 and paged f16), vision.
+// Timing: CUDA events around batches of launches after a warm-up, median of 7 batches.
+// Inputs are random, never zeros.
+//
+// usage: bench_kernels [--quick]
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <cstring>
+#include <functional>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "kotaro/error.h"
+#include "kotaro/quant.h"
+
+#if KOTARO_HAS_CUDA
+#include <cuda_runtime_api.h>
+
+#include "cuda/attention.h"
+#include "cuda/cuda_check.h"
+#include "cuda/device_memory.h"
+#include "cuda/kv_cache.h"
+#include "cuda/matmul.h"
+#endif
+
+#if !KOTARO_HAS_CUDA
+int main() {
+  std::printf("bench_kernels: this build has no CUDA backend\n");
+  return 0;
+}
+#else
+
+namespace {
+
+using namespace kotaro;
+using namespace kotaro::cuda;
+
+struct Bench {
+  cudaStream_t stream = nullptr;
+  cudaEvent_t start = nullptr, stop = nullptr;
+  std::mt19937 rng{1234};
+  bool quick = false;
+
+  // Median milliseconds per call of fn over 7 batches of `iters` calls.
+  double time_ms(const std::function<void(int)>& fn, int iters) {
+    for (int i = 0; i < 3; ++i) fn(i);  // warm-up
+    KOTARO_CUDA_CHECK(cudaStreamSynchronize(stream));
+    std::vector<double> t;
+    for (int b = 0; b < (quick ? 3 : 7); ++b) {
+      KOTARO_CUDA_CHECK(cudaEventRecord(start, stream));
+      for (int i = 0; i < iters; ++i) fn(i);
+      KOTARO_CUDA_CHECK(cudaEventRecord(stop, stream));
+      KOTARO_CUDA_CHECK(cudaEventSynchronize(stop));
+      float ms = 0;
+      KOTARO_CUDA_CHECK(cudaEventElapsedTime(&ms, start, stop));
+      t.push_back(ms / iters);
+    }
+    std::sort(t.begin(), t.end());
+    return t[t.size() / 2];
+  }
+
+  void* device_random_floats(size_t n, float scale) {
+    std::vector<float> h(n);
+    std::uniform_real_distribution<float> d(-scale, scale);
+    for (auto& x : h) x = d(rng) + (d(rng) > 0 ? 1e-3f : -1e-3f);
+    void* p = nullptr;
+    KOTARO_CUDA_CHECK(cudaMalloc(&p, n * 4));
+    KOTARO_CUDA_CHECK(cudaMemcpy(p, h.data(), n * 4, cudaMemcpyHostToDevice));
+    return p;
+  }
+
+  // n_copies weight matrices of random quantised rows (one quantised template row set
+  // varied per copy by re-quantising a few rows is unnecessary: bytes are what matter, and
+  // each copy is quantised from its own random floats for the first 64 rows, then tiled).
+  std::vector<void*> device_weights(GgmlType type, int64_t n_in, int64_t n_out, int n_copies) {
+    const size_t rb = row_size(type, n_in);
+    const int64_t tile_rows = std::min<int64_t>(n_out, 64);
+    std::vector<uint8_t> tile(rb * tile_rows);
+    std::uniform_real_distribution<float> d(-0.5f, 0.5f);
+    std::vector<float> row(static_cast<size_t>(n_in));
+    for (int64_t r = 0; r < tile_rows; ++r) {
+      for (auto& x : row) x = d(rng) + 1e-4f;
+      quantize_row(type, row.data(), tile.data() + rb * r, n_in);
+    }
+    std::vector<uint8_t> full(rb * static_cast<size_t>(n_out));
+    for (int64_t r = 0; r < n_out; ++r) std::memcpy(full.data() + rb * r, tile.data() + rb * (r % tile_rows), rb);
+    std::vector<void*> copies;
+    for (int c = 0; c < n_copies; ++c) {
+      void* p = nullptr;
+      KOTARO_CUDA_CHECK(cudaMalloc(&p, full.size()));
+      KOTARO_CUDA_CHECK(cudaMemcpy(p, full.data(), full.size(), cudaMemcpyHostToDevice));
+      copies.push_back(p);
+    }
+    return copies;
+  }
+};
+
+const char* tname(GgmlType t) { return type_traits(static_cast<uint32_t>(t)).name; }
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  Bench b;
+  for (int i = 1; i < argc; ++i) b.quick |= std::strcmp(argv[i], "--quick") == 0;
+  try {
+    int dev = 0;
+    cudaDeviceProp prop{};
+    KOTARO_CUDA_CHECK(cudaGetDeviceProperties(&prop, dev));
+    int mem_clock_khz = 0, bus_bits = 0, sm_clock_khz = 0;
+    KOTARO_CUDA_CHECK(cudaDeviceGetAttribute(&mem_clock_khz, cudaDevAttrMemoryClockRate, dev));
+    KOTARO_CUDA_CHECK(cudaDeviceGetAttribute(&bus_bits, cudaDevAttrGlobalMemoryBusWidth, dev));
+    KOTARO_CUDA_CHECK(cudaDeviceGetAttribute(&sm_clock_khz, cudaDevAttrClockRate, dev));
+    const double peak_bw = 2.0 * mem_clock_khz * 1e3 * bus_bits / 8.0;  // bytes/s (double data rate)
+    KOTARO_CUDA_CHECK(cudaStreamCreateWithFlags(&b.stream, cudaStreamNonBlocking));
+    KOTARO_CUDA_CHECK(cudaEventCreate(&b.start));
+    KOTARO_CUDA_CHECK(cudaEventCreate(&b.stop));
+    std::printf("bench_kernels: %s, sm_%d%d, %d SMs, SM clock %.0f MHz, L2 %.0f MB\n", prop.name, prop.major,
+                prop.minor, prop.multiProcessorCount, sm_clock_khz / 1e3, prop.l2CacheSize / 1e6);
+    std::printf("peak DRAM bandwidth (2 x %d MHz x %d bit): %.0f GB/s\n", mem_clock_khz / 1000, bus_bits, peak_bw / 1e9);
+
+    // Measured copy ceiling: bytes read + written.
+    {
+      const size_t bytes = size_t(1) << 30;
+      void *src = nullptr, *dst = nullptr;
+      KOTARO_CUDA_CHECK(cudaMalloc(&src, bytes));
+      KOTARO_CUDA_CHECK(cudaMalloc(&dst, bytes));
+      KOTARO_CUDA_CHECK(cudaMemset(src, 1, bytes));
+      const double ms = b.time_ms([&](int) { KOTARO_CUDA_CHECK(cudaMemcpyAsync(dst, src, bytes, cudaMemcpyDeviceToDevice, b.stream)); }, 5);
+      std::printf("measured device-to-device copy: %.0f GB/s (read + write)\n\n", 2.0 * bytes / (ms * 1e-3) / 1e9);
+      cudaFree(src);
+      cudaFree(dst);
+    }
+
+    // --- matvec -----------------------------------------------------------------------
+    struct Shape {
+      const char* name;
+      int64_t n_in, n_out;
+    };
+    const Shape shapes[] = {{"attn_q 3584->3584", 3584, 3584},
+                            {"ffn_up 3584->18944", 3584, 18944},
+                            {"ffn_down 18944->3584", 18944, 3584},
+                            {"lm_head 3584->152064", 3584, 152064}};
+    const GgmlType mv_types[] = {GgmlType::Q4_K, GgmlType::Q6_K, GgmlType::Q8_0, GgmlType::F16, GgmlType::BF16};
+    std::printf("%-8s %-22s %10s %10s %9s %9s\n", "matvec", "shape", "MB", "us", "GB/s", "of peak");
+    void* x = b.device_random_floats(152064, 1.0f);
+    void* y = b.device_random_floats(152064, 1.0f);
+    double decode_us[5] = {0, 0, 0, 0, 0};
+    for (int ti = 0; ti < 5; ++ti) {
+      const GgmlType t = mv_types[ti];
+      for (const Shape& s : shapes) {
+        const size_t bytes = row_size(t, s.n_in) * static_cast<size_t>(s.n_out);
+        const int copies = static_cast<int>(std::max<size_t>(2, (4 * static_cast<size_t>(prop.l2CacheSize)) / bytes + 1));
+        auto w = b.device_weights(t, s.n_in, s.n_out, std::min(copies, 64));
+        const double ms = b.time_ms(
+            [&](int i) {
+              DeviceWeight dw;
+              dw.type = t;
+              dw.data = w[i % w.size()];
+              dw.row_bytes = row_size(t, s.n_in);
+              dw.n_in = s.n_in;
+              dw.n_out = s.n_out;
+              launch_matvec(dw, static_cast<float*>(x), nullptr, static_cast<float*>(y), b.stream);
+            },
+            50);
+        const double gbs = bytes / (ms * 1e-3) / 1e9;
+        std::printf("%-8s %-22s %10.1f %10.1f %9.0f %8.0f%%\n", tname(t), s.name, bytes / 1e6, ms * 1e3, gbs,
+                    100.0 * bytes / (ms * 1e-3) / peak_bw);
+        // Decode estimate: per layer q (3584), k+v (2 x 512), o (3584), gate+up, down.
+        const double per_byte_us = ms * 1e3 / bytes;
+        if (std::strcmp(s.name, "ffn_up 3584->18944") == 0) {
+          const double layer_bytes = double(row_size(t, 3584)) * (3584 + 512 + 512 + 3584 + 2 * 18944) +
+                                     double(row_size(t, 18944)) * 3584;
+          decode_us[ti] += 28 * layer_bytes * per_byte_us;
+        }
+        if (std::strcmp(s.name, "lm_head 3584->152064") == 0) decode_us[ti] += ms * 1e3;
+        for (void* p : w) cudaFree(p);
+      }
+    }
+    std::printf("\ndecode matvec time per token, 7B (28 layers + lm_head, all one type; from the rates above):\n");
+    for (int ti = 0; ti < 5; ++ti)
+      std::printf("  %-6s %8.2f ms  (%.1f tokens/s upper bound from weights alone)\n", tname(mv_types[ti]),
+                  decode_us[ti] / 1e3, 1e6 / decode_us[ti]);
+
+    // --- matmul (prefill) ---------------------------------------------------------------
+    std::printf("\n%-8s %-30s %10s %10s\n", "matmul", "shape (tokens x in -> out)", "ms", "TFLOP/s");
+    const GgmlType mm_types[] = {GgmlType::Q4_K, GgmlType::Q8_0, GgmlType::F16, GgmlType::BF16, GgmlType::Q6_K};
+    for (GgmlType t : mm_types) {
+      for (int64_t tokens : {512, 2048}) {
+        const int64_t n_in = 3584, n_out = 18944;
+        auto w = b.device_weights(t, n_in, n_out, 1);
+        void* xm = b.device_random_floats(static_cast<size_t>(tokens * n_in), 1.0f);
+        void* ym = nullptr;
+        KOTARO_CUDA_CHECK(cudaMalloc(&ym, static_cast<size_t>(tokens * n_out) * 4));
+        DeviceWeight dw;
+        dw.type = t;
+        dw.data = w[0];
+        dw.row_bytes = row_size(t, n_in);
+        dw.n_in = n_in;
+        dw.n_out = n_out;
+        const double ms = b.time_ms(
+            [&](int) { launch_matmul_mma(dw, static_cast<float*>(xm), tokens, nullptr, static_cast<float*>(ym), b.stream); },
+            5);
+        const double flops = 2.0 * tokens * n_in * n_out;
+        std::printf("%-8s %-30s %10.3f %10.1f\n", tname(t),
+                    (std::to_string(tokens) + " x 3584 -> 18944 (mma)").c_str(), ms, flops / (ms * 1e-3) / 1e12);
+        if (t == GgmlType::F16 && tokens == 512) {
+          const double ms2 = b.time_ms(
+              [&](int) { launch_matmul_simt(dw, static_cast<float*>(xm), tokens, nullptr, static_cast<float*>(ym), b.stream); },
+              3);
+          std::printf("%-8s %-30s %10.3f %10.1f\n", tname(t), "512 x 3584 -> 18944 (simt f32)", ms2,
+                      flops / (ms2 * 1e-3) / 1e12);
+        }
+        cudaFree(w[0]);
+        cudaFree(xm);
+        cudaFree(ym);
+      }
+    }
+
+    // --- attention --------------------------------------------------------------------
+    std::printf("\n%-44s %10s %12s\n", "attention", "ms", "GFLOP/s");
+    DeviceMemory mem(dev, 0);
+    auto run_attention = [&](const char* name, AttentionArgs a, double flops) {
+      const size_t ws_bytes = attention_workspace_bytes(a, prop.multiProcessorCount);
+      void* ws = nullptr;
+      if (ws_bytes) KOTARO_CUDA_CHECK(cudaMalloc(&ws, ws_bytes));
+      const double ms = b.time_ms([&](int) { attention(a, prop.multiProcessorCount, ws, b.stream); }, 10);
+      std::printf("%-44s %10.3f %12.0f\n", name, ms, flops / (ms * 1e-3) / 1e9);
+      if (ws) cudaFree(ws);
+      return ms;
+    };
+    {
+      // Text prefill: 1024 tokens, causal, dense f32 cache.
+      const int n = 1024, H = 28, KV = 4, D = 128;
+      void* q = b.device_random_floats(size_t(n) * H * D, 1.0f);
+      void* o = b.device_random_floats(size_t(n) * H * D, 1.0f);
+      void* k = b.device_random_floats(size_t(n) * KV * D, 1.0f);
+      void* v = b.device_random_floats(size_t(n) * KV * D, 1.0f);
+      AttentionArgs a;
+      a.q = static_cast<float*>(q);
+      a.out = static_cast<float*>(o);
+      a.q_stride = a.out_stride = H * D;
+      a.n_q = n;
+      a.n_head = H;
+      a.n_kv_head = KV;
+      a.head_dim = D;
+      a.scale = 1.0f / std::sqrt(float(D));
+      a.k = k;
+      a.v = v;
+      a.kv_stride = KV * D;
+      run_attention("text prefill 1024 tok, 28/4 heads, d128", a, 2.0 * 2.0 * H * D * n * (n + 1) / 2.0);
+      // Decode: 1 token over 4096 cached rows, f32 dense and f16 paged.
+      void* kl = b.device_random_floats(size_t(4096) * KV * D, 1.0f);
+      void* vl = b.device_random_floats(size_t(4096) * KV * D, 1.0f);
+      a.n_q = 1;
+      a.n_past = 4095;
+      a.k = kl;
+      a.v = vl;
+      const double ms32 = run_attention("decode 1 tok over 4096, f32 dense", a, 2.0 * 2.0 * H * D * 4096);
+      std::printf("   (KV bytes %.1f MB -> %.0f GB/s)\n", 2.0 * 4096 * KV * D * 4 / 1e6,
+                  2.0 * 4096 * KV * D * 4 / (ms32 * 1e-3) / 1e9);
+      KvCacheConfig cfg;
+      cfg.n_layer = 1;
+      cfg.n_kv_head = KV;
+      cfg.head_dim = D;
+      PagedKvCache cache(cfg, PagedKvCache::block_bytes(cfg) * 260, mem, b.stream);
+      const int seq = cache.new_sequence();
+      cache.reserve(seq, 4096);
+      for (int r0 = 0; r0 < 4096; r0 += 1024)
+        cache.store(seq, 0, static_cast<float*>(kl) + size_t(r0) * KV * D, static_cast<float*>(vl) + size_t(r0) * KV * D,
+                    KV * D, 1024, r0);
+      cache.bind(seq, 0, a);
+      const double ms16 = run_attention("decode 1 tok over 4096, f16 paged (16/blk)", a, 2.0 * 2.0 * H * D * 4096);
+      std::printf("   (KV bytes %.1f MB -> %.0f GB/s)\n", 2.0 * 4096 * KV * D * 2 / 1e6,
+                  2.0 * 4096 * KV * D * 2 / (ms16 * 1e-3) / 1e9);
+      for (void* p : {q, o, k, v, kl, vl}) cudaFree(p);
+    }
+    {
+      // Vision: 4096 patches (a ~900x900 image), 16 heads of 80; full and 64-patch windows.
+      const int n = 4096, H = 16, D = 80;
+      void* q = b.device_random_floats(size_t(n) * H * D, 1.0f);
+      void* k = b.device_random_floats(size_t(n) * H * D, 1.0f);
+      void* v = b.device_random_floats(size_t(n) * H * D, 1.0f);
+      void* o = b.device_random_floats(size_t(n) * H * D, 1.0f);
+      std::vector<int32_t> full = {0, n}, win;
+      for (int s = 0; s <= n; s += 64) win.push_back(s);
+      int32_t *d_full = nullptr, *d_win = nullptr;
+      KOTARO_CUDA_CHECK(cudaMalloc(reinterpret_cast<void**>(&d_full), full.size() * 4));
+      KOTARO_CUDA_CHECK(cudaMalloc(reinterpret_cast<void**>(&d_win), win.size() * 4));
+      KOTARO_CUDA_CHECK(cudaMemcpy(d_full, full.data(), full.size() * 4, cudaMemcpyHostToDevice));
+      KOTARO_CUDA_CHECK(cudaMemcpy(d_win, win.data(), win.size() * 4, cudaMemcpyHostToDevice));
+      AttentionArgs a;
+      a.q = static_cast<float*>(q);
+      a.out = static_cast<float*>(o);
+      a.q_stride = a.out_stride = H * D;
+      a.n_q = n;
+      a.n_head = a.n_kv_head = H;
+      a.head_dim = D;
+      a.scale = 1.0f / std::sqrt(float(D));
+      a.k = k;
+      a.v = v;
+      a.kv_stride = H * D;
+      a.causal = false;
+      a.seg_bounds = d_full;
+      a.n_seg = 1;
+      run_attention("vision full 4096 patches, 16 heads, d80", a, 2.0 * 2.0 * H * D * double(n) * n);
+      a.seg_bounds = d_win;
+      a.n_seg = static_cast<int>(win.size()) - 1;
+      run_attention("vision windows of 64, 4096 patches", a, 2.0 * 2.0 * H * D * double(n) * 64);
+      for (void* p : {q, k, v, o}) cudaFree(p);
+      cudaFree(d_full);
+      cudaFree(d_win);
+    }
+    cudaFree(x);
+    cudaFree(y);
+  } catch (const Error& e) {
+    std::fprintf(stderr, "bench_kernels: %s: %s\n", e.code_name(), e.what());
+    return 1;
+  }
+  return 0;
+}
+
+#endif
