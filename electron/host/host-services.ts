@@ -191,10 +191,11 @@ export class HostServices extends EventEmitter<{ bridgeEvent: [{ event: BridgeEv
    */
   async submitJobs(paths: string[]): Promise<string[]> {
     const settings = this.settings.get();
-    if (!settings.selectedModelId) throw new ServiceError('NO_MODEL_SELECTED', 'no model is selected: choose one in Models first');
-    await this.listModels();
-    const model = this.registry.get(settings.selectedModelId);
-    if (!model) throw new ServiceError('MODEL_NOT_FOUND', `the selected model ${settings.selectedModelId} was not found (was its file moved? rescan the models)`);
+    const modelId = this.models.activeModelId();
+    if (!modelId) throw new ServiceError('NO_MODEL_SELECTED', 'no model is selected: choose one in Models first');
+    if (!this.registry.get(modelId)) await this.listModels();
+    const model = this.registry.get(modelId);
+    if (!model) throw new ServiceError('MODEL_NOT_FOUND', `the selected model ${modelId} was not found (was its file moved? rescan the models)`);
     this.models.check(model, settings);
     if (!model.pair.vision) throw new ServiceError('MODEL_NO_VISION', `${model.name} has no vision projector: it cannot see images`);
     return this.queue.submit(paths);

@@ -159,11 +159,23 @@ export class ModelManager extends EventEmitter<{ status: [ModelStatus] }> {
     });
   }
 
-  /** For the job queue: the selected model, loaded with the current settings. */
+  private pinned: string | null = null;
+
+  /** Makes jobs use this model whatever the settings select (the CLI's --model); null unpins. */
+  pin(modelId: string | null): void {
+    this.pinned = modelId;
+  }
+
+  /** The model jobs will use: the pinned one, else the selected one. */
+  activeModelId(): string | null {
+    return this.pinned ?? this.options.settings().selectedModelId;
+  }
+
+  /** For the job queue: the active model, loaded with the current settings. */
   ensureLoaded(): Promise<RunContext> {
     return this.serial(async () => {
       const settings = this.options.settings();
-      const modelId = settings.selectedModelId;
+      const modelId = this.activeModelId();
       if (!modelId) throw new ServiceError('NO_MODEL_SELECTED', 'no model is selected: choose one in Models first');
       const model = await this.resolve(modelId);
       const key = loadKey(model, settings);

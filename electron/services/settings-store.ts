@@ -106,8 +106,27 @@ export class SettingsStore extends EventEmitter<{ changed: [Settings] }> {
     this.droppedAtLoad = [...dropped, ...salvaged.dropped];
   }
 
+  private overlayPatch: Partial<Settings> = {};
+
   get(): Settings {
-    return structuredClone(this.current);
+    return structuredClone({ ...this.current, ...this.overlayPatch });
+  }
+
+  /**
+   * Session-only overrides (the CLI's --backend, --context…): validated like an update, applied
+   * on top of the stored settings, never written to the file.
+   */
+  overlay(patch: Partial<Settings>): Settings {
+    for (const key of Object.keys(patch)) {
+      if (!Object.prototype.hasOwnProperty.call(DEFAULT_SETTINGS, key)) throw new ServiceError('INVALID_SETTINGS', `unknown setting "${key.slice(0, 60)}"`);
+    }
+    try {
+      settingsSchema.parse({ ...this.current, ...this.overlayPatch, ...patch }, 'settings');
+    } catch (error) {
+      throw new ServiceError('INVALID_SETTINGS', error instanceof SchemaError ? error.message : String(error));
+    }
+    this.overlayPatch = { ...this.overlayPatch, ...patch };
+    return this.get();
   }
 
   /**
@@ -124,6 +143,7 @@ export class SettingsStore extends EventEmitter<{ changed: [Settings] }> {
     let next: Settings;
     try {
       next = settingsSchema.parse({ ...this.current, ...patch }, 'settings');
+      settingsSchema.parse({ ...next, ...this.overlayPatch }, 'settings');
     } catch (error) {
       throw new ServiceError('INVALID_SETTINGS', error instanceof SchemaError ? error.message : String(error));
     }

@@ -37,6 +37,7 @@
 #include "cuda/image_preprocess.h"
 #include "cuda/kv_cache.h"
 #include "cuda/sampling.h"
+#include "image/bicubic_resize.h"
 #include "image/qwen_image_processor.h"
 #include "runtime/sampler.h"
 #endif
@@ -527,7 +528,7 @@ void test_paged_attention(Harness& h) {
     cfg.head_dim = c.hd;
     cfg.block_tokens = 16;
     cfg.type = c.type;
-    const int64_t blocks_needed = (total + 15) / 16 + 5;
+    const int64_t blocks_needed = 2 * ((total + 15) / 16) + 2;  // room for the interleaved sequence
     cuda::PagedKvCache cache(cfg, cuda::PagedKvCache::block_bytes(cfg) * blocks_needed, h.gpu->memory(),
                              h.gpu->stream());
     // Interleave two sequences so the first one's blocks are not contiguous.
@@ -684,23 +685,39 @@ void test_image(Harness& h) {
           const int v = (x * 255 / std::max(1, w - 1) + y * 97 / std::max(1, ht - 1) * (c + 1)) % 256;
           rgb[(static_cast<size_t>(y) * w + x) * 3 + c] = static_cast<uint8_t>((v + h.rand_int(-40, 40)) & 255);
         }
-    const PixelValues ref = preprocess_qwen_image(rgb.data(), w, ht, cfg);
     const cuda::GpuPixelGrid grid = cuda::gpu_pixel_grid(w, ht, cfg);
-    Result r;
-    r.op = "image_preprocess";
-    r.shape = std::to_string(w) + "x" + std::to_string(ht) + " -> " + std::to_string(grid.grid_w * 14) + "x" +
-              std::to_string(grid.grid_h * 14);
-    r.kernel = "bicubic";
-    r.threshold = 0;
-    if (grid.grid_h != ref.grid_h || grid.grid_w != ref.grid_w) {
-      r.note = "grid differs";
-      r.err = INFINITY;
-      h.record(r);
-      continue;
+    for (BicubicPrecision prec : {BicubicPrecision::Torch, BicubicPrecision::Pillow}) {
+      // Torch precision: the CPU image processor itself. Pillow precision: its resize with
+      // Pillow's taps, then the same rescale, normalisation and patch order.
+      PixelValues ref;
+      if (prec == BicubicPrecision::Torch) {
+        ref = preprocess_qwen_image(rgb.data(), w, ht, cfg);
+      } else {
+        const int tw = grid.grid_w * cfg.patch_size, th = grid.grid_h * cfg.patch_size;
+        const std::vector<uint8_t> resized = bicubic_resize_rgb8(rgb.data(), w, ht, tw, th, prec);
+        std::vector<float> planar(static_cast<size_t>(3) * tw * th);
+        const size_t plane = static_cast<size_t>(tw) * th;
+        for (size_t i = 0; i < plane; ++i)
+          for (int c = 0; c < 3; ++c)
+            planar[c * plane + i] = (static_cast<float>(resized[i * 3 + c] * (1.0 / 255.0)) - cfg.mean[c]) / cfg.std[c];
+        ref = patchify_qwen(planar, th, tw, cfg);
+      }
+      Result r;
+      r.op = prec == BicubicPrecision::Torch ? "image_preprocess_torch" : "image_preprocess_pillow";
+      r.shape = std::to_string(w) + "x" + std::to_string(ht) + " -> " + std::to_string(grid.grid_w * 14) + "x" +
+                std::to_string(grid.grid_h * 14);
+      r.kernel = "bicubic";
+      r.threshold = 0;
+      if (grid.grid_h != ref.grid_h || grid.grid_w != ref.grid_w) {
+        r.note = "grid differs";
+        r.err = INFINITY;
+        h.record(r);
+        continue;
+      }
+      GuardedOutput out = guarded(*h.gpu, grid.rows, grid.row_len);
+      cuda::preprocess_image_gpu(rgb.data(), w, ht, cfg, h.gpu->memory(), out.out.f32(), h.gpu->stream(), prec);
+      finish(h, r, read_guarded(*h.gpu, out, r.note), ref.data);
     }
-    GuardedOutput out = guarded(*h.gpu, grid.rows, grid.row_len);
-    cuda::preprocess_image_gpu(rgb.data(), w, ht, cfg, h.gpu->memory(), out.out.f32(), h.gpu->stream());
-    finish(h, r, read_guarded(*h.gpu, out, r.note), ref.data);
   }
 }
 

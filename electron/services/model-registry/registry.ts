@@ -8,7 +8,8 @@
 import { EventEmitter } from 'node:events';
 import { createHash } from 'node:crypto';
 import { realpath, stat } from 'node:fs/promises';
-import { basename } from 'node:path';
+import { basename, dirname, resolve } from 'node:path';
+import { ServiceError } from '../service-error.js';
 import type { EngineBuildInfo, ModelEntry, Settings } from '../../contract/bridge.js';
 import { findGgufFiles, type FoundFile } from './folder-scan.js';
 import { inspectModelFile, type ModelFileFacts } from './model-file.js';
@@ -106,6 +107,7 @@ export class ModelRegistry extends EventEmitter<{ changed: [RegisteredModel[]] }
   private scanning: Promise<RegisteredModel[]> | null = null;
   private scanningKey: string | null = null;
   private readonly facts = new Map<string, ModelFileFacts & { realPath: string }>();
+  private readonly registered = new Map<string, RegisteredModel>();
   /** Problems met while scanning stores (unreadable manifests, missing blobs), for docs and logs. */
   storeProblems: string[] = [];
 
@@ -175,6 +177,40 @@ export class ModelRegistry extends EventEmitter<{ changed: [RegisteredModel[]] }
     }));
   }
 
+  /**
+   * Registers one model given by path (the CLI's --model/--mmproj), outside the scanned folders;
+   * without an mmproj, the projector beside the model is paired as in a scan. Kept across rescans.
+   */
+  async register(modelPath: string, mmprojPath: string | null = null): Promise<RegisteredModel> {
+    const textFile = await this.foundFile(resolve(modelPath));
+    if (!textFile) throw new ServiceError('MODEL_NOT_FOUND', `${modelPath}: no such model file`);
+    const text = await this.inspect(textFile);
+    let pair: PairedModel;
+    let mmprojReal: string | null = null;
+    if (mmprojPath) {
+      const projFile = await this.foundFile(resolve(mmprojPath));
+      if (!projFile) throw new ServiceError('MODEL_NOT_FOUND', `${mmprojPath}: no such projector file`);
+      pair = pairOllama(text, await this.inspect(projFile));
+      mmprojReal = projFile.realPath;
+    } else {
+      const siblings = (await findGgufFiles(dirname(textFile.path), { maxDepth: 0, maxEntries: 2_000 })).filter((f) => f.realPath !== textFile.realPath);
+      const facts = await Promise.all(siblings.map((f) => this.inspect(f)));
+      pair = pairModels([text, ...facts.filter((f) => f.role === 'mmproj')]).find((p) => p.text.path === text.path)
+        ?? { text, mmproj: null, problem: text.readError ? `cannot read this file: ${text.readError.message}` : `not a model file (${text.architecture})`, vision: false };
+      mmprojReal = pair.mmproj ? await realpath(pair.mmproj.path) : null;
+    }
+    const model: RegisteredModel = {
+      id: modelId(textFile.realPath, mmprojReal),
+      name: text.name ?? basename(text.path, '.gguf'),
+      source: 'folder',
+      pair,
+    };
+    this.registered.set(model.id, model);
+    this.models = [...this.models.filter((m) => m.id !== model.id), model];
+    this.emit('changed', this.list());
+    return model;
+  }
+
   private async doScan(modelFolders: string[]): Promise<RegisteredModel[]> {
     const roots = this.options.roots ?? storeRoots();
     const found: RegisteredModel[] = [];
@@ -199,13 +235,14 @@ export class ModelRegistry extends EventEmitter<{ changed: [RegisteredModel[]] }
       }
     }
 
+    found.push(...this.registered.values());
     // One entry per (model file, projector file), whichever source found it first.
     found.sort((a, b) => SOURCE_ORDER.indexOf(a.source) - SOURCE_ORDER.indexOf(b.source));
     const byId = new Map<string, RegisteredModel>();
     for (const m of found) {
       const textReal = await realpath(m.pair.text.path).catch(() => m.pair.text.path);
       const mmprojReal = m.pair.mmproj ? await realpath(m.pair.mmproj.path).catch(() => m.pair.mmproj!.path) : null;
-      const id = modelId(textReal, mmprojReal);
+      const id = m.id || modelId(textReal, mmprojReal);
       if (!byId.has(id)) byId.set(id, { ...m, id });
     }
     this.models = [...byId.values()].sort((a, b) =>

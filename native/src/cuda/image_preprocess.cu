@@ -1,6 +1,7 @@
-// GPU image preprocessing (see image_preprocess.h). The resize coefficients are computed on
-// the host exactly as Pillow (and image/pil_resize.cpp) compute them; the kernels apply them
+// GPU image preprocessing (see image_preprocess.h). The resize taps are computed on the host
+// exactly as image/bicubic_resize.cpp computes them; the kernels apply them
 // with the same 32-bit fixed-point sums and uint8 clamping, one output byte per thread.
+#include <algorithm>
 #include <cmath>
 #include <memory>
 #include <string>
@@ -15,9 +16,8 @@ namespace kotaro::cuda {
 
 namespace {
 
-constexpr int kPrecisionBits = 32 - 8 - 2;  // Pillow's PRECISION_BITS for 8-bit images
-
-// --- host: Pillow's precompute_coeffs + normalize_coeffs_8bpc (as image/pil_resize.cpp) ---
+// --- host: the taps of image/bicubic_resize.cpp (Pillow's precompute_coeffs, normalised
+// in double, converted to fixed point with Pillow's 22 bits or torch's int16 bits) ---
 double bicubic_filter(double x) {
   const double a = -0.5;
   if (x < 0.0) x = -x;
@@ -26,58 +26,63 @@ double bicubic_filter(double x) {
   return 0.0;
 }
 
-struct Coeffs {
-  int ksize = 0;
+struct Taps {
+  int ksize = 0, bits = 0;
   std::vector<int32_t> bounds;  // [out][2]: first input index, count
   std::vector<int32_t> k;       // [out][ksize]
 };
 
-Coeffs precompute(int in_size, int out_size) {
-  const double support_1 = 2.0;
+Taps precompute(int in_size, int out_size, BicubicPrecision precision) {
   const double scale = static_cast<double>(in_size) / out_size;
   const double filterscale = scale < 1.0 ? 1.0 : scale;
-  const double support = support_1 * filterscale;
-  Coeffs c;
-  c.ksize = static_cast<int>(std::ceil(support)) * 2 + 1;
-  c.bounds.resize(2 * static_cast<size_t>(out_size));
-  c.k.assign(static_cast<size_t>(out_size) * c.ksize, 0);
-  std::vector<double> w(c.ksize);
-  for (int xx = 0; xx < out_size; ++xx) {
-    const double center = (xx + 0.5) * scale;
-    const double ss = 1.0 / filterscale;
+  const double support = 2.0 * filterscale;
+  Taps t;
+  t.ksize = static_cast<int>(std::ceil(support)) * 2 + 1;
+  t.bounds.resize(2 * static_cast<size_t>(out_size));
+  std::vector<double> w(static_cast<size_t>(out_size) * t.ksize, 0.0);
+  double w_max = 0.0;
+  for (int o = 0; o < out_size; ++o) {
+    const double center = (o + 0.5) * scale;
     int xmin = static_cast<int>(center - support + 0.5);
     if (xmin < 0) xmin = 0;
     int xmax = static_cast<int>(center + support + 0.5);
     if (xmax > in_size) xmax = in_size;
-    xmax -= xmin;
-    double ww = 0.0;
-    for (int x = 0; x < xmax; ++x) {
-      w[x] = bicubic_filter((x + xmin - center + 0.5) * ss);
-      ww += w[x];
+    const int n = xmax - xmin;
+    double* wo = &w[static_cast<size_t>(o) * t.ksize];
+    double total = 0.0;
+    for (int x = 0; x < n; ++x) total += (wo[x] = bicubic_filter((x + xmin - center + 0.5) / filterscale));
+    for (int x = 0; x < n; ++x) {
+      if (total != 0.0) wo[x] /= total;
+      w_max = std::max(w_max, wo[x]);
     }
-    for (int x = 0; x < xmax; ++x) {
-      const double v = ww != 0.0 ? w[x] / ww : w[x];
-      const double scaled = v * (1 << kPrecisionBits);
-      c.k[static_cast<size_t>(xx) * c.ksize + x] = static_cast<int32_t>(v < 0 ? -0.5 + scaled : 0.5 + scaled);
-    }
-    c.bounds[2 * xx] = xmin;
-    c.bounds[2 * xx + 1] = xmax;
+    t.bounds[2 * o] = xmin;
+    t.bounds[2 * o + 1] = n;
   }
-  return c;
+  if (precision == BicubicPrecision::Pillow) {
+    t.bits = 32 - 8 - 2;
+  } else {
+    for (t.bits = 0; t.bits < 22; ++t.bits)
+      if (static_cast<int>(0.5 + w_max * (1 << (t.bits + 1))) >= (1 << 15)) break;
+  }
+  t.k.resize(w.size());
+  for (size_t i = 0; i < w.size(); ++i) {
+    const double v = w[i] * (1 << t.bits);
+    t.k[i] = static_cast<int32_t>(w[i] < 0 ? -0.5 + v : 0.5 + v);
+  }
+  return t;
 }
 
 // --- device ---------------------------------------------------------------------------
-__device__ __forceinline__ uint8_t clip8(int32_t in) {
-  if (in >= (1 << kPrecisionBits << 8)) return 255;
-  if (in <= 0) return 0;
-  return static_cast<uint8_t>(in >> kPrecisionBits);
+__device__ __forceinline__ uint8_t clamp_shift(int32_t acc, int bits) {
+  const int32_t v = acc >> bits;  // arithmetic shift, as both references
+  return static_cast<uint8_t>(v < 0 ? 0 : v > 255 ? 255 : v);
 }
 
 // One resampling pass. horizontal: along x (src w x h → out_n x h); else along y
 // (src w x h → w x out_n). One thread per output byte.
 __global__ void resize_pass_kernel(const uint8_t* __restrict__ in, int w, int h, int out_n, bool horizontal,
                                    const int32_t* __restrict__ bounds, const int32_t* __restrict__ k, int ksize,
-                                   uint8_t* __restrict__ out) {
+                                   int bits, uint8_t* __restrict__ out) {
   const int out_w = horizontal ? out_n : w, out_h = horizontal ? h : out_n;
   const int64_t i = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x;
   if (i >= int64_t(out_w) * out_h * 3) return;
@@ -87,7 +92,7 @@ __global__ void resize_pass_kernel(const uint8_t* __restrict__ in, int w, int h,
   const int o = horizontal ? x : y;
   const int first = bounds[2 * o], count = bounds[2 * o + 1];
   const int32_t* kk = k + static_cast<int64_t>(o) * ksize;
-  int32_t ss = 1 << (kPrecisionBits - 1);
+  int32_t ss = 1 << (bits - 1);
   if (horizontal) {
     const uint8_t* src = in + (static_cast<int64_t>(y) * w + first) * 3 + ch;
     for (int t = 0; t < count; ++t) ss += src[3 * t] * kk[t];
@@ -95,7 +100,7 @@ __global__ void resize_pass_kernel(const uint8_t* __restrict__ in, int w, int h,
     const uint8_t* src = in + (static_cast<int64_t>(first) * w + x) * 3 + ch;
     for (int t = 0; t < count; ++t) ss += src[static_cast<int64_t>(3) * w * t] * kk[t];
   }
-  out[i] = clip8(ss);
+  out[i] = clamp_shift(ss, bits);
 }
 
 struct NormParams {
@@ -136,16 +141,16 @@ struct Scratch {
   T* as() const { return static_cast<T*>(p); }
 };
 
-void resize_pass(const uint8_t* in, int w, int h, int out_n, bool horizontal, DeviceMemory& mem, uint8_t* out,
-                 cudaStream_t stream) {
-  const Coeffs c = precompute(horizontal ? w : h, out_n);
+void resize_pass(const uint8_t* in, int w, int h, int out_n, bool horizontal, BicubicPrecision precision,
+                 DeviceMemory& mem, uint8_t* out, cudaStream_t stream) {
+  const Taps c = precompute(horizontal ? w : h, out_n, precision);
   Scratch bounds(mem, c.bounds.size() * 4, "resize coefficients");
   Scratch k(mem, c.k.size() * 4, "resize coefficients");
   KOTARO_CUDA_CHECK(cudaMemcpyAsync(bounds.p, c.bounds.data(), c.bounds.size() * 4, cudaMemcpyHostToDevice, stream));
   KOTARO_CUDA_CHECK(cudaMemcpyAsync(k.p, c.k.data(), c.k.size() * 4, cudaMemcpyHostToDevice, stream));
   const int64_t total = int64_t(horizontal ? out_n : w) * (horizontal ? h : out_n) * 3;
   resize_pass_kernel<<<static_cast<unsigned>(ceil_div<int64_t>(total, 256)), 256, 0, stream>>>(
-      in, w, h, out_n, horizontal, bounds.as<int32_t>(), k.as<int32_t>(), c.ksize, out);
+      in, w, h, out_n, horizontal, bounds.as<int32_t>(), k.as<int32_t>(), c.ksize, c.bits, out);
   KOTARO_CUDA_CHECK_LAUNCH("resize_pass_kernel");
 }
 
@@ -162,7 +167,7 @@ GpuPixelGrid gpu_pixel_grid(int width, int height, const ImageProcessorConfig& c
 }
 
 void preprocess_image_gpu(const uint8_t* rgb, int width, int height, const ImageProcessorConfig& cfg,
-                          DeviceMemory& memory, float* out, cudaStream_t stream) {
+                          DeviceMemory& memory, float* out, cudaStream_t stream, BicubicPrecision precision) {
   if (!rgb) fail(ErrorCode::InvalidArgument, "preprocess_image: no pixels");
   const ResizeTarget t = smart_resize(height, width, cfg.patch_size * cfg.merge_size, cfg.min_pixels, cfg.max_pixels);
   const size_t in_bytes = static_cast<size_t>(width) * height * 3;
@@ -173,12 +178,12 @@ void preprocess_image_gpu(const uint8_t* rgb, int width, int height, const Image
   std::unique_ptr<Scratch> tmp_h, tmp_v;
   if (t.width != width) {
     tmp_h = std::make_unique<Scratch>(memory, static_cast<size_t>(t.width) * height * 3, "image resize");
-    resize_pass(cur, width, height, t.width, true, memory, tmp_h->as<uint8_t>(), stream);
+    resize_pass(cur, width, height, t.width, true, precision, memory, tmp_h->as<uint8_t>(), stream);
     cur = tmp_h->as<uint8_t>();
   }
   if (t.height != height) {
     tmp_v = std::make_unique<Scratch>(memory, static_cast<size_t>(t.width) * t.height * 3, "image resize");
-    resize_pass(cur, t.width, height, t.height, false, memory, tmp_v->as<uint8_t>(), stream);
+    resize_pass(cur, t.width, height, t.height, false, precision, memory, tmp_v->as<uint8_t>(), stream);
     cur = tmp_v->as<uint8_t>();
   }
   NormParams p;

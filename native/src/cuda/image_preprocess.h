@@ -1,6 +1,6 @@
-// Image preprocessing on the GPU from RGB8 uploaded once: Pillow-exact bicubic resize
-// (the same fixed-point arithmetic as image/pil_resize.cpp, so the output bytes are
-// identical), rescale by 1/255, CLIP normalisation and the Qwen2.5-VL patch order (as
+// Image preprocessing on the GPU from RGB8 uploaded once: antialiased bicubic resize with
+// the same taps and fixed-point sums as image/bicubic_resize.cpp (so the bytes are
+// identical, in either of its precisions; torch's by default, as the CPU processor), rescale by 1/255, CLIP normalisation and the Qwen2.5-VL patch order (as
 // image/qwen_image_processor.cpp), written straight into the vision tower's input.
 #pragma once
 #include <cuda_runtime_api.h>
@@ -8,6 +8,7 @@
 #include <cstdint>
 
 #include "cuda/device_memory.h"
+#include "image/bicubic_resize.h"
 #include "image/qwen_image_processor.h"
 
 namespace kotaro::cuda {
@@ -23,6 +24,7 @@ GpuPixelGrid gpu_pixel_grid(int width, int height, const ImageProcessorConfig& c
 // rgb: host, width*height*3 bytes. out: device, rows*row_len floats (see gpu_pixel_grid).
 // Temporary device buffers are charged to `memory` as workspace.
 void preprocess_image_gpu(const uint8_t* rgb, int width, int height, const ImageProcessorConfig& cfg,
-                          DeviceMemory& memory, float* out, cudaStream_t stream);
+                          DeviceMemory& memory, float* out, cudaStream_t stream,
+                          BicubicPrecision precision = BicubicPrecision::Torch);
 
 }  // namespace kotaro::cuda

@@ -18,7 +18,8 @@ export const en = {
   'drop.active': 'Release to add the images',
   'drop.skipped': '{count} file(s) skipped: not images',
   'drop.tooMany': 'Only the first {count} images were added',
-  'drop.noModel': 'No model is loaded: the images wait in the queue until you load one in Models.',
+  'drop.noModel': 'No model is loaded yet: choose one in Models to describe images.',
+  'drop.openModels': 'Open Models',
 
   'queue.label': 'Queue and results',
   'queue.empty': 'No images yet. Results appear here as they are written.',

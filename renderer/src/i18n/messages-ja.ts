@@ -20,7 +20,8 @@ export const ja: Record<MessageKey, string> = {
   'drop.active': '離すと画像を追加します',
   'drop.skipped': '画像ではないファイルを{count}件スキップしました',
   'drop.tooMany': '最初の{count}枚だけを追加しました',
-  'drop.noModel': 'モデルが読み込まれていません。「モデル」で読み込むまで画像はキューで待ちます。',
+  'drop.noModel': 'モデルがまだ読み込まれていません。画像を説明するには「モデル」で選んでください。',
+  'drop.openModels': 'モデルを開く',
 
   'queue.label': 'キューと結果',
   'queue.empty': 'まだ画像がありません。結果は書かれるそばからここに表示されます。',

@@ -38,15 +38,19 @@ export function QueueView() {
   const cancelAll = useKotaro((s) => s.cancelAll);
   const clearFinished = useKotaro((s) => s.clearFinished);
   const modelState = useKotaro((s) => s.modelStatus?.state);
-  const noModel = modelState !== undefined && modelState !== 'loaded' && modelState !== 'loading';
+  const setView = useKotaro((s) => s.setView);
+  const noModel = modelState === 'unloaded' || modelState === 'error';
 
   return (
     <div className="queue-view">
       <DropZone compact={queue.length > 0} />
-      {noModel && counts.waiting > 0 ? (
-        <p className="notice" role="status" data-testid="no-model-notice">
-          {t('drop.noModel')}
-        </p>
+      {noModel ? (
+        <div className="notice" role="status" data-testid="no-model-notice">
+          <p>{t('drop.noModel')}</p>
+          <button type="button" onClick={() => setView('models')}>
+            {t('drop.openModels')}
+          </button>
+        </div>
       ) : null}
       {jobsError ? (
         <p className="job-error" role="alert">
