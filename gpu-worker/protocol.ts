@@ -17,7 +17,7 @@
 //         or error {id, error:{code:'CANCELLED'|'IMAGE_*'|'NO_MODEL'|…}}
 //   main → job.cancel {id, jobId} is answered with ack at once; the job then ends with CANCELLED.
 import { s, type Infer } from '../electron/contract/schema.js';
-import { engineBuildInfo, jobTimings, settings as bridgeSettings, telemetrySample } from '../electron/contract/bridge.js';
+import { engineBuildInfo, jobTimings, telemetrySample, type Settings } from '../electron/contract/bridge.js';
 
 /** Bumped on any incompatible change; main refuses a worker that answers another version. */
 export const PROTOCOL_VERSION = 1;
@@ -72,7 +72,7 @@ export const analysisSettings = s.object({
 export type AnalysisSettings = Infer<typeof analysisSettings>;
 
 /** Picks the analysis settings out of the app's settings object. */
-export function analysisSettingsOf(all: Infer<typeof bridgeSettings>, seed?: number): AnalysisSettings {
+export function analysisSettingsOf(all: Settings, seed?: number): AnalysisSettings {
   const { temperature, topP, topK, minP, repetitionPenalty, maxNewTokens, maxImageSide, commentTone, commentCount, outputLanguage } = all;
   return { temperature, topP, topK, minP, repetitionPenalty, maxNewTokens, maxImageSide, commentTone, commentCount, outputLanguage, seed };
 }

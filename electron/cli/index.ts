@@ -3,8 +3,9 @@ import type { CliCommand } from './command.js';
 import { serveCommand } from './commands/serve.js';
 import { evalCommand } from './commands/eval.js';
 import { convertCommand } from './commands/convert.js';
+import { analyzeCommand } from './commands/analyze.js';
 
-const commands: CliCommand[] = [serveCommand, evalCommand, convertCommand];
+const commands: CliCommand[] = [serveCommand, evalCommand, convertCommand, analyzeCommand];
 
 function help(): string {
   const width = Math.max(...commands.map((c) => c.name.length));

@@ -189,7 +189,8 @@ export class JobQueue extends EventEmitter<JobQueueEvents> {
     this.stopped = true;
     for (const id of [...this.waiting]) this.cancel(id);
     const running = this.running;
-    if (!running) return;
+    const job = running ? this.jobs.get(running.id) : undefined;
+    if (!running || !job || isFinished(job.state)) return;
     this.cancel(running.id);
     const ended = new Promise<void>((resolve) => {
       const check = (view: JobView) => {

@@ -187,7 +187,8 @@ export async function runFixtureEval(options: EvalOptions): Promise<EvalReport> 
     mmprojPath: options.mmprojPath ?? null,
     backend: options.backend ?? 'cpu',
     ...(options.threads ? { threads: options.threads } : {}),
-    contextLength: 2048,
+    // Room for the longest prompt and its greedy tokens.
+    contextLength: Math.max(256, ...fixture.cases.map((c) => (c.arrays.get('input_ids')?.shape[0] ?? 0) + (c.arrays.get('greedy_tokens')?.shape[0] ?? 20) + 8)),
     ...pixelBudget(fixture),
   });
   const dumpDir = options.dumpDir ?? null;

@@ -7,8 +7,10 @@
 #
 # --fixtures: a folder holding <fixture>/llamacpp/*.gguf and <fixture>/refs/ for
 #   tiny-qwen2-a and tiny-qwen25vl-a (default: $KOTARO_FIXTURES, else .gpu-carry/fixtures,
-#   else ../shared/fixtures). The GPU machine does not see ../shared: copy them into the
-#   git-ignored .gpu-carry/fixtures and carry that folder.
+#   else ../shared/fixtures). The GPU machine does not see ../shared: copy the whole
+#   fixtures folder (23 MB; the native tests read hf/ and images/ too) into the git-ignored
+#   .gpu-carry/fixtures and carry that folder:
+#     rm -rf .gpu-carry/fixtures && mkdir -p .gpu-carry && cp -r ../shared/fixtures .gpu-carry/
 # --out: where logs go (default: $OUT when set, else build/gpu-check).
 # Every step runs even when an earlier one fails; the exit code is non-zero if any failed,
 # and the last lines printed are a summary table.
@@ -35,6 +37,7 @@ if [ -z "$FIXTURES" ]; then
   if [ -d "$ROOT/.gpu-carry/fixtures" ]; then FIXTURES=$ROOT/.gpu-carry/fixtures; else FIXTURES=$ROOT/../shared/fixtures; fi
 fi
 mkdir -p "$LOGS"
+export KOTARO_FIXTURES=$FIXTURES  # the native tests find the fixtures through it
 BUILD=$ROOT/build/gpu-check-build
 SUMMARY=$LOGS/summary.txt
 : > "$SUMMARY"

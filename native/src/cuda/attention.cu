@@ -243,15 +243,18 @@ __global__ void attention_combine_kernel(const float* __restrict__ part_o, const
   }
 }
 
+// Key splits for a causal launch: when the query rows fill fewer blocks than the GPU has
+// multiprocessors (decoding), split the keys so that about four blocks per multiprocessor
+// stream the cache, each taking at least 64 keys.
 int split_count(const AttentionArgs& a, int sm_count) {
   if (!a.causal) return 1;
   const int group = a.n_head / a.n_kv_head;
   const int64_t base_blocks = ceil_div<int64_t>(int64_t(a.n_q) * group, kRows) * a.n_kv_head;
   const int64_t kv_len = a.n_past + a.n_q;
-  if (base_blocks >= sm_count || kv_len < 512) return 1;
-  int64_t splits = ceil_div<int64_t>(2 * int64_t(sm_count), base_blocks);
-  splits = std::min<int64_t>(splits, kv_len / 128);  // at least 128 keys per split
-  splits = std::min<int64_t>(splits, 64);
+  if (base_blocks >= sm_count || kv_len < 256) return 1;
+  int64_t splits = ceil_div<int64_t>(4 * int64_t(sm_count), base_blocks);
+  splits = std::min<int64_t>(splits, kv_len / 64);
+  splits = std::min<int64_t>(splits, 128);
   return static_cast<int>(std::max<int64_t>(splits, 1));
 }
 

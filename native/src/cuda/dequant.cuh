@@ -41,6 +41,14 @@ __device__ __forceinline__ void q4k_scale_min(uint32_t w1, uint32_t w2, uint32_t
   }
 }
 
+// Byte k (0..3) of `w` as an exact float, without an int->float conversion (I2F runs at a
+// quarter of the FP32 rate and bounds the matvec otherwise): the byte goes into the low
+// mantissa of 2^23 (0x4B000000) with one byte-permute, and 2^23 + offset is subtracted.
+template <int k>
+__device__ __forceinline__ float byte_to_float(uint32_t w, float offset) {
+  return __uint_as_float(__byte_perm(w, 0x4B000000u, 0x7440u + k)) - (8388608.0f + offset);
+}
+
 // ---------------------------------------------------------------------------------------
 // load16: 16 elements of a row as float.
 
@@ -157,12 +165,12 @@ struct MatvecChunk;
 
 template <>
 struct MatvecChunk<GgmlType::F32> {
-  static constexpr int kElems = 4;
-  __device__ __forceinline__ static void load_x(const float4* x4, int c, float (&xv)[kElems]) {
+  static constexpr int kElems = 4, kXs = kElems;
+  __device__ __forceinline__ static void load_x(const float4* x4, int c, float (&xv)[kXs]) {
     const float4 x = __ldg(x4 + c);
     xv[0] = x.x; xv[1] = x.y; xv[2] = x.z; xv[3] = x.w;
   }
-  __device__ __forceinline__ static float dot(const uint8_t* row, int c, const float (&xv)[kElems]) {
+  __device__ __forceinline__ static float dot(const uint8_t* row, int c, const float (&xv)[kXs]) {
     const float4 w = __ldg(reinterpret_cast<const float4*>(row) + c);
     return w.x * xv[0] + w.y * xv[1] + w.z * xv[2] + w.w * xv[3];
   }
@@ -170,13 +178,13 @@ struct MatvecChunk<GgmlType::F32> {
 
 template <bool kBf16>
 struct MatvecChunkHalf {
-  static constexpr int kElems = 8;
-  __device__ __forceinline__ static void load_x(const float4* x4, int c, float (&xv)[kElems]) {
+  static constexpr int kElems = 8, kXs = kElems;
+  __device__ __forceinline__ static void load_x(const float4* x4, int c, float (&xv)[kXs]) {
     const float4 a = __ldg(x4 + 2 * c), b = __ldg(x4 + 2 * c + 1);
     xv[0] = a.x; xv[1] = a.y; xv[2] = a.z; xv[3] = a.w;
     xv[4] = b.x; xv[5] = b.y; xv[6] = b.z; xv[7] = b.w;
   }
-  __device__ __forceinline__ static float dot(const uint8_t* row, int c, const float (&xv)[kElems]) {
+  __device__ __forceinline__ static float dot(const uint8_t* row, int c, const float (&xv)[kXs]) {
     const uint4 u = __ldg(reinterpret_cast<const uint4*>(row) + c);
     const uint32_t w[4] = {u.x, u.y, u.z, u.w};
     float acc = 0.0f;
@@ -197,24 +205,26 @@ struct MatvecChunk<GgmlType::BF16> : MatvecChunkHalf<true> {};
 // Q8_0: half a block (16 quants) per lane step.
 template <>
 struct MatvecChunk<GgmlType::Q8_0> {
-  static constexpr int kElems = 16;
-  __device__ __forceinline__ static void load_x(const float4* x4, int c, float (&xv)[kElems]) {
+  static constexpr int kElems = 16, kXs = kElems;
+  __device__ __forceinline__ static void load_x(const float4* x4, int c, float (&xv)[kXs]) {
 #pragma unroll
     for (int i = 0; i < 4; ++i) {
       const float4 x = __ldg(x4 + 4 * c + i);
       xv[4 * i] = x.x; xv[4 * i + 1] = x.y; xv[4 * i + 2] = x.z; xv[4 * i + 3] = x.w;
     }
   }
-  __device__ __forceinline__ static float dot(const uint8_t* row, int c, const float (&xv)[kElems]) {
+  __device__ __forceinline__ static float dot(const uint8_t* row, int c, const float (&xv)[kXs]) {
     const uint8_t* b = row + (c / 2) * kQ8_0Bytes;
     const float d = f16_bits_to_f32(load_u16(b));
     const uint8_t* qs = b + 2 + 16 * (c % 2);
     float acc = 0.0f;
 #pragma unroll
     for (int i = 0; i < 4; ++i) {
-      const uint32_t w = load_u32_a2(qs + 4 * i);
-#pragma unroll
-      for (int j = 0; j < 4; ++j) acc += static_cast<float>(static_cast<int8_t>(w >> (8 * j))) * xv[4 * i + j];
+      const uint32_t w = load_u32_a2(qs + 4 * i) ^ 0x80808080u;  // int8 -> uint8 offset by 128
+      acc += byte_to_float<0>(w, 128.0f) * xv[4 * i];
+      acc += byte_to_float<1>(w, 128.0f) * xv[4 * i + 1];
+      acc += byte_to_float<2>(w, 128.0f) * xv[4 * i + 2];
+      acc += byte_to_float<3>(w, 128.0f) * xv[4 * i + 3];
     }
     return d * acc;
   }
@@ -225,18 +235,23 @@ struct MatvecChunk<GgmlType::Q8_0> {
 // cover one 256-element super-block. xv: the 16 low-nibble inputs, then the 16 high.
 template <>
 struct MatvecChunk<GgmlType::Q4_K> {
-  static constexpr int kElems = 32;
-  __device__ __forceinline__ static void load_x(const float4* x4, int c, float (&xv)[kElems]) {
+  static constexpr int kElems = 32, kXs = kElems + 2;  // + the sums of the two halves
+  __device__ __forceinline__ static void load_x(const float4* x4, int c, float (&xv)[kXs]) {
     const int t = c % 8;
     const int base = (c / 8) * 64 + 16 * (t / 2) + 4 * (t % 2);  // float4 index
+    float sum_lo = 0.0f, sum_hi = 0.0f;
 #pragma unroll
     for (int i = 0; i < 4; ++i) {
       const float4 lo = __ldg(x4 + base + i), hi = __ldg(x4 + base + 8 + i);
       xv[4 * i] = lo.x; xv[4 * i + 1] = lo.y; xv[4 * i + 2] = lo.z; xv[4 * i + 3] = lo.w;
       xv[16 + 4 * i] = hi.x; xv[17 + 4 * i] = hi.y; xv[18 + 4 * i] = hi.z; xv[19 + 4 * i] = hi.w;
+      sum_lo += (lo.x + lo.y) + (lo.z + lo.w);
+      sum_hi += (hi.x + hi.y) + (hi.z + hi.w);
     }
+    xv[32] = sum_lo;
+    xv[33] = sum_hi;
   }
-  __device__ __forceinline__ static float dot(const uint8_t* row, int c, const float (&xv)[kElems]) {
+  __device__ __forceinline__ static float dot(const uint8_t* row, int c, const float (&xv)[kXs]) {
     const uint8_t* b = row + (c / 8) * kQ4_KBytes;
     const int t = c % 8, j = t / 2, h = t % 2;
     const uint4 head = __ldg(reinterpret_cast<const uint4*>(b));
@@ -245,21 +260,19 @@ struct MatvecChunk<GgmlType::Q4_K> {
     q4k_scale_min(head.y, head.z, head.w, 2 * j, sc0, m0);
     q4k_scale_min(head.y, head.z, head.w, 2 * j + 1, sc1, m1);
     const uint32_t qw[4] = {q.x, q.y, q.z, q.w};
-    float dot_lo = 0.0f, dot_hi = 0.0f, sum_lo = 0.0f, sum_hi = 0.0f;
+    float dot_lo = 0.0f, dot_hi = 0.0f;
 #pragma unroll
     for (int i = 0; i < 4; ++i) {
-#pragma unroll
-      for (int k = 0; k < 4; ++k) {
-        dot_lo += static_cast<float>((qw[i] >> (8 * k)) & 0xF) * xv[4 * i + k];
-        dot_hi += static_cast<float>((qw[i] >> (8 * k + 4)) & 0xF) * xv[16 + 4 * i + k];
-        sum_lo += xv[4 * i + k];
-        sum_hi += xv[16 + 4 * i + k];
-      }
+      const uint32_t lo = qw[i] & 0x0F0F0F0Fu, hi = (qw[i] >> 4) & 0x0F0F0F0Fu;
+      dot_lo += byte_to_float<0>(lo, 0.0f) * xv[4 * i] + byte_to_float<1>(lo, 0.0f) * xv[4 * i + 1] +
+                byte_to_float<2>(lo, 0.0f) * xv[4 * i + 2] + byte_to_float<3>(lo, 0.0f) * xv[4 * i + 3];
+      dot_hi += byte_to_float<0>(hi, 0.0f) * xv[16 + 4 * i] + byte_to_float<1>(hi, 0.0f) * xv[17 + 4 * i] +
+                byte_to_float<2>(hi, 0.0f) * xv[18 + 4 * i] + byte_to_float<3>(hi, 0.0f) * xv[19 + 4 * i];
     }
     const float d = f16_bits_to_f32(head.x & 0xFFFF), dmin = f16_bits_to_f32(head.x >> 16);
     // sum_i (d*sc*q_i - dmin*m) x_i = d*sc*dot - dmin*m*sum
     return d * (static_cast<float>(sc0) * dot_lo + static_cast<float>(sc1) * dot_hi) -
-           dmin * (static_cast<float>(m0) * sum_lo + static_cast<float>(m1) * sum_hi);
+           dmin * (static_cast<float>(m0) * xv[32] + static_cast<float>(m1) * xv[33]);
   }
 };
 
@@ -268,8 +281,8 @@ struct MatvecChunk<GgmlType::Q4_K> {
 // scales; 8 lanes per super-block. xv: quarter-major, 8 inputs per quarter.
 template <>
 struct MatvecChunk<GgmlType::Q6_K> {
-  static constexpr int kElems = 32;
-  __device__ __forceinline__ static void load_x(const float4* x4, int c, float (&xv)[kElems]) {
+  static constexpr int kElems = 32, kXs = kElems;
+  __device__ __forceinline__ static void load_x(const float4* x4, int c, float (&xv)[kXs]) {
     const int t = c % 8;
     const int base = (c / 8) * 64 + 32 * (t / 4) + 2 * (t % 4);  // float4 index of 128n + 8g
 #pragma unroll
@@ -281,7 +294,7 @@ struct MatvecChunk<GgmlType::Q6_K> {
         xv[8 * q + 4 * i + 2] = x.z; xv[8 * q + 4 * i + 3] = x.w;
       }
   }
-  __device__ __forceinline__ static float dot(const uint8_t* row, int c, const float (&xv)[kElems]) {
+  __device__ __forceinline__ static float dot(const uint8_t* row, int c, const float (&xv)[kXs]) {
     const uint8_t* b = row + (c / 8) * kQ6_KBytes;
     const int t = c % 8, n = t / 4, g = t % 4;
     const uint8_t* ql = b + 64 * n + 8 * g;
@@ -298,12 +311,12 @@ struct MatvecChunk<GgmlType::Q6_K> {
       const int sl = (q / 2) * 4, sh = 2 * q;
       float part = 0.0f;
 #pragma unroll
-      for (int i = 0; i < 2; ++i)
-#pragma unroll
-        for (int k = 0; k < 4; ++k) {
-          const int lo = (lw[i] >> (8 * k + sl)) & 0xF, hi = (hh[i] >> (8 * k + sh)) & 3;
-          part += static_cast<float>((lo | (hi << 4)) - 32) * xv[8 * q + 4 * i + k];
-        }
+      for (int i = 0; i < 2; ++i) {
+        // Four 6-bit quants at once: low nibbles | high 2 bits << 4, one per byte.
+        const uint32_t q6 = ((lw[i] >> sl) & 0x0F0F0F0Fu) | (((hh[i] >> sh) & 0x03030303u) << 4);
+        part += byte_to_float<0>(q6, 32.0f) * xv[8 * q + 4 * i] + byte_to_float<1>(q6, 32.0f) * xv[8 * q + 4 * i + 1] +
+                byte_to_float<2>(q6, 32.0f) * xv[8 * q + 4 * i + 2] + byte_to_float<3>(q6, 32.0f) * xv[8 * q + 4 * i + 3];
+      }
       acc += static_cast<float>(__ldg(sc + 2 * q)) * part;
     }
     return d * acc;

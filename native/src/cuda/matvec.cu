@@ -1,6 +1,7 @@
 // Matrix × vector for decoding: y[n_out] = W x (+ bias). Memory-bound: every weight byte is
 // read once (MatvecChunk in dequant.cuh sizes each lane's loads for that), x is re-read
-// from L1/L2 by every warp, so each warp computes kRowsPerWarp rows to halve that traffic.
+// from L1/L2 by every warp, so each warp computes several rows (4 for the quantised types,
+// whose x traffic per weight byte is largest; 2 for the 16/32-bit ones) to divide it.
 #include "cuda/common.cuh"
 #include "cuda/dequant.cuh"
 #include "cuda/matmul.h"
@@ -10,14 +11,19 @@ namespace kotaro::cuda {
 
 namespace {
 
-constexpr int kRowsPerWarp = 2;
 constexpr int kWarpsPerBlock = 4;
+
+template <GgmlType T>
+__host__ __device__ constexpr int rows_per_warp() {
+  return (T == GgmlType::Q4_K || T == GgmlType::Q6_K || T == GgmlType::Q8_0) ? 4 : 2;
+}
 
 template <GgmlType T>
 __global__ void __launch_bounds__(kWarpsPerBlock * kWarpSize)
     matvec_kernel(const uint8_t* __restrict__ w, size_t row_bytes, const float* __restrict__ x,
                   const float* __restrict__ bias, float* __restrict__ y, int n_out, int n_chunks) {
   using Chunk = MatvecChunk<T>;
+  constexpr int kRowsPerWarp = rows_per_warp<T>();
   const int warp = threadIdx.x / kWarpSize, lane = threadIdx.x % kWarpSize;
   const int row0 = (blockIdx.x * kWarpsPerBlock + warp) * kRowsPerWarp;
   if (row0 >= n_out) return;
@@ -29,7 +35,7 @@ __global__ void __launch_bounds__(kWarpsPerBlock * kWarpSize)
   float acc[kRowsPerWarp] = {};
 #pragma unroll 2
   for (int c = lane; c < n_chunks; c += kWarpSize) {
-    float xv[Chunk::kElems];
+    float xv[Chunk::kXs];
     Chunk::load_x(x4, c, xv);
 #pragma unroll
     for (int r = 0; r < kRowsPerWarp; ++r) acc[r] += Chunk::dot(rows[r], c, xv);
@@ -46,7 +52,7 @@ __global__ void __launch_bounds__(kWarpsPerBlock * kWarpSize)
 template <GgmlType T>
 void launch_typed(const DeviceWeight& w, const float* x, const float* bias, float* y, cudaStream_t stream) {
   const int n_chunks = static_cast<int>(w.n_in / MatvecChunk<T>::kElems);
-  const int rows_per_block = kWarpsPerBlock * kRowsPerWarp;
+  const int rows_per_block = kWarpsPerBlock * rows_per_warp<T>();
   const unsigned blocks = static_cast<unsigned>(ceil_div<int64_t>(w.n_out, rows_per_block));
   matvec_kernel<T><<<blocks, kWarpsPerBlock * kWarpSize, 0, stream>>>(
       static_cast<const uint8_t*>(w.data), w.row_bytes, x, bias, y, static_cast<int>(w.n_out), n_chunks);

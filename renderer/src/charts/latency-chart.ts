@@ -14,6 +14,12 @@ export const stageLabelKeys: Record<LatencyStage, MessageKey> = {
   generate: 'live.stageGenerate',
 };
 
+/** 0.5, 12, 850, 3.5k: short enough for a narrow axis. */
+export function compactNumber(v: number): string {
+  if (v >= 1000) return `${Number((v / 1000).toFixed(1))}k`;
+  return v < 10 ? String(Number(v.toFixed(1))) : v.toFixed(0);
+}
+
 export function latencyChartOptions(t: Translate, width: number, height: number): uPlot.Options {
   const bars = uPlot.paths.bars!({ size: [0.6, 40] });
   const topDown = [...LATENCY_STAGES].reverse();
@@ -21,7 +27,7 @@ export function latencyChartOptions(t: Translate, width: number, height: number)
     width,
     height,
     legend: { show: false },
-    cursor: { drag: { x: false, y: false }, points: { show: false } },
+    cursor: { show: false },
     scales: {
       x: { time: false, range: (_u, min, max) => (min === null || max === null ? [0.5, 1.5] : [min - 0.5, max + 0.5]) },
       ms: { range: (_u, _min, max) => [0, max > 0 ? max * 1.1 : 1] },
@@ -36,7 +42,7 @@ export function latencyChartOptions(t: Translate, width: number, height: number)
         values: (_u, splits) => splits.map((v) => (Number.isInteger(v) ? `#${v}` : '')),
       },
       { scale: 'ms', stroke: axisColor, grid: { stroke: gridColor }, ticks: { stroke: gridColor }, size: 60, values: (_u, splits) => splits.map((v) => formatMs(v)) },
-      { scale: 'tps', side: 1, stroke: tpsColor, grid: { show: false }, ticks: { stroke: gridColor }, size: 44, values: (_u, splits) => splits.map((v) => (v < 10 ? String(Number(v.toFixed(1))) : v.toFixed(0))) },
+      { scale: 'tps', side: 1, stroke: tpsColor, grid: { show: false }, ticks: { stroke: gridColor }, size: 44, values: (_u, splits) => splits.map(compactNumber) },
     ],
     series: [
       {},

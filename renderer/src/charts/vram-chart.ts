@@ -14,6 +14,9 @@ export const vramLabelKeys: Record<VramLayer, MessageKey> = {
   free: 'live.free',
 };
 
+/** Seconds of history the chart shows (the ring holds as much at 10 Hz). */
+export const WINDOW_S = 60;
+
 /** Powers of two from 1 KiB to 1 TiB: axis ticks land on 256 MiB, 1 GiB, 4 GiB… */
 const binaryIncrements = Array.from({ length: 31 }, (_, i) => 2 ** (i + 10));
 
@@ -23,13 +26,28 @@ export function vramChartOptions(t: Translate, width: number, height: number): u
     width,
     height,
     legend: { show: false },
-    cursor: { drag: { x: false, y: false }, points: { show: false } },
+    // The legend beside the chart shows the latest values; a hover cursor adds nothing.
+    cursor: { show: false },
     scales: {
-      x: { time: true },
+      // A fixed window ending at the newest sample: the series scrolls in from the right.
+      x: { time: false, range: (_u, _min, max) => (max === null ? [-WINDOW_S, 0] : [max - WINDOW_S, max]) },
       y: { range: (_u, _min, max) => [0, max > 0 ? max : 1] },
     },
     axes: [
-      { stroke: axisColor, grid: { stroke: gridColor }, ticks: { stroke: gridColor }, space: 60 },
+      {
+        stroke: axisColor,
+        grid: { stroke: gridColor },
+        ticks: { stroke: gridColor },
+        // Ticks every 15 s counted back from the newest sample ("now").
+        splits: (u) => {
+          const end = u.scales.x!.max ?? 0;
+          return [60, 45, 30, 15, 0].map((ago) => end - ago);
+        },
+        values: (u, splits) => {
+          const end = u.scales.x!.max ?? 0;
+          return splits.map((v) => (Math.abs(end - v) < 0.5 ? t('live.now') : `−${Math.round(end - v)} s`));
+        },
+      },
       {
         stroke: axisColor,
         grid: { stroke: gridColor },

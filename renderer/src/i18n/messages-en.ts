@@ -60,6 +60,7 @@ export const en = {
 
   'live.label': 'Live GPU memory and latency',
   'live.vram': 'GPU memory',
+  'live.memoryCpu': 'Memory (CPU backend)',
   'live.vramChart': 'GPU memory over the last minute, stacked by weights, KV cache, activations, other (other processes and the CUDA context) and free memory',
   'live.otherHint': 'Other processes and the CUDA context',
   'live.latency': 'Latency per image',
@@ -83,6 +84,7 @@ export const en = {
   'live.lastJob': 'Last image: {name}',
   'live.noJobs': 'No finished image yet.',
   'live.ms': 'ms',
+  'live.now': 'now',
 
   'models.label': 'Models',
   'models.rescan': 'Rescan',
@@ -172,6 +174,12 @@ export const en = {
   'status.cpuOnly': '(CPU only)',
   'status.noGpu': 'no GPU: CPU backend',
   'status.unknown': '…',
+  'worker.starting': 'starting',
+  'worker.ready': 'ready',
+  'worker.busy': 'busy',
+  'worker.restarting': 'restarting',
+  'worker.stopped': 'stopped',
+  'worker.failed': 'failed',
 } as const;
 
 export type MessageKey = keyof typeof en;

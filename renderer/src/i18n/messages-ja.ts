@@ -62,6 +62,7 @@ export const ja: Record<MessageKey, string> = {
 
   'live.label': 'GPUメモリとレイテンシのライブ表示',
   'live.vram': 'GPUメモリ',
+  'live.memoryCpu': 'メモリ (CPUバックエンド)',
   'live.vramChart': '直近1分間のGPUメモリ。重み、KVキャッシュ、活性化、その他 (他のプロセスとCUDAコンテキスト)、空きの積み上げ',
   'live.otherHint': '他のプロセスとCUDAコンテキスト',
   'live.latency': '画像ごとのレイテンシ',
@@ -85,6 +86,7 @@ export const ja: Record<MessageKey, string> = {
   'live.lastJob': '直近の画像: {name}',
   'live.noJobs': '完了した画像はまだありません。',
   'live.ms': 'ミリ秒',
+  'live.now': '現在',
 
   'models.label': 'モデル',
   'models.rescan': '再スキャン',
@@ -174,4 +176,10 @@ export const ja: Record<MessageKey, string> = {
   'status.cpuOnly': '(CPUのみ)',
   'status.noGpu': 'GPUなし: CPUバックエンド',
   'status.unknown': '…',
+  'worker.starting': '起動中',
+  'worker.ready': '待機中',
+  'worker.busy': '処理中',
+  'worker.restarting': '再起動中',
+  'worker.stopped': '停止',
+  'worker.failed': '失敗',
 };

@@ -8,6 +8,7 @@ import { stageColors, tpsColor, ttftColor, vramColors } from '../charts/palette'
 import { vramChartOptions, vramLabelKeys } from '../charts/vram-chart';
 import { useT } from '../i18n/use-t';
 import { LATENCY_STAGES } from '../telemetry/latency-series';
+import { useKotaro } from '../store/react';
 import { useLatestLatency, useLiveFeed } from '../telemetry/react';
 import { VRAM_LAYERS } from '../telemetry/vram-series';
 import { formatBytes, formatMs, formatRate } from '../util/format';
@@ -25,6 +26,8 @@ export function LivePanel() {
 function VramSection() {
   const t = useT();
   const feed = useLiveFeed();
+  // On the CPU backend the engine's memory is the computer's RAM, not a GPU's.
+  const cpu = useKotaro((s) => s.modelStatus?.backend === 'cpu');
   const valueRefs = useRef<Partial<Record<string, HTMLElement | null>>>({});
   const summaryRef = useRef<HTMLParagraphElement>(null);
   const buffers = useRef<number[][]>([]);
@@ -48,7 +51,7 @@ function VramSection() {
 
   return (
     <section className="live-section">
-      <h2>{t('live.vram')}</h2>
+      <h2>{cpu ? t('live.memoryCpu') : t('live.vram')}</h2>
       <p className="live-summary" ref={summaryRef} data-testid="vram-summary" />
       <LiveChart topic="vram" height={150} label={t('live.vramChart')} testId="vram-chart" options={options} data={data} afterDraw={afterDraw} emptyText={t('live.noTelemetry')} />
       <ul className="legend">

@@ -9,7 +9,9 @@ import { formatBytes } from '../util/format';
 
 function statusText(t: Translate, status: ModelStatus | null, models: ModelEntry[]): string {
   if (!status) return t('status.unknown');
-  const name = models.find((m) => m.id === status.modelId)?.name ?? status.modelId ?? '';
+  const model = models.find((m) => m.id === status.modelId);
+  // Several files of one model share its name: the quantization tells them apart.
+  const name = model ? `${model.name} ${model.quantization}` : (status.modelId ?? '');
   switch (status.state) {
     case 'unloaded':
       return t('models.status.unloaded');

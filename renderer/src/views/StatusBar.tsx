@@ -13,7 +13,8 @@ export function StatusBar() {
     <footer className="status-bar" data-testid="status-bar">
       {connectionError ? <span className="status-error">{connectionError}</span> : null}
       <span data-testid="worker-state" data-state={worker?.state ?? 'unknown'}>
-        {t('status.worker', { state: worker?.state ?? t('status.unknown') })}
+        {t('status.worker', { state: worker ? t(`worker.${worker.state}`) : t('status.unknown') })}
+        {worker?.lastError && worker.state !== 'ready' && worker.state !== 'busy' ? <span className="status-error"> · {worker.lastError}</span> : null}
       </span>
       <span>{t('status.engine', { engine: engine ? `${engine.version}${engine.cudaCompiled ? ' + CUDA' : ` ${t('status.cpuOnly')}`}` : t('status.unknown') })}</span>
       <span>{gpu ? `${gpu.name} · ${(gpu.totalBytes / 2 ** 30).toFixed(1)} GiB` : t('status.noGpu')}</span>
