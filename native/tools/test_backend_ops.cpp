@@ -529,8 +529,8 @@ void test_paged_attention(Harness& h) {
     cfg.block_tokens = 16;
     cfg.type = c.type;
     const int64_t blocks_needed = 2 * ((total + 15) / 16) + 2;  // room for the interleaved sequence
-    cuda::PagedKvCache cache(cfg, cuda::PagedKvCache::block_bytes(cfg) * blocks_needed, h.gpu->memory(),
-                             h.gpu->stream());
+    auto cache_ptr = h.gpu->make_kv_cache(cfg, cuda::PagedKvCache::block_bytes(cfg) * blocks_needed);
+    cuda::PagedKvCache& cache = *cache_ptr;
     // Interleave two sequences so the first one's blocks are not contiguous.
     const int other = cache.new_sequence(), seq = cache.new_sequence();
     for (int64_t t = 16; t <= total + 15; t += 16) {
@@ -563,18 +563,13 @@ void test_paged_attention(Harness& h) {
 
     Tensor qg = make_tensor(*h.gpu, DType::F32, c.n, q_cols, q.data());
     GuardedOutput yg = guarded(*h.gpu, c.n, q_cols);
+    h.gpu->attention_paged(qg, cache, seq, 1, c.n_past, yg.out, spec);
     cuda::AttentionArgs a;
     cache.bind(seq, 1, a);
-    a.q = qg.f32();
-    a.out = yg.out.f32();
-    a.q_stride = a.out_stride = q_cols;
     a.n_q = static_cast<int>(c.n);
     a.n_head = c.n_head;
-    a.scale = spec.scale;
-    a.causal = true;
     a.n_past = c.n_past;
     const size_t ws = cuda::attention_workspace_bytes(a, h.gpu->sm_count());
-    cuda::attention(a, h.gpu->sm_count(), h.gpu->workspace(ws), h.gpu->stream());
     Result r;
     r.op = std::string("attention_paged_") + (c.type == cuda::KvType::F16 ? "f16" : "f32");
     r.shape = "h" + std::to_string(c.n_head) + "/" + std::to_string(c.n_kv) + " d" + std::to_string(c.hd) + " n" +
@@ -627,10 +622,7 @@ void test_sampling(Harness& h) {
     p.seed = static_cast<uint64_t>(h.rng());
     Sampler cpu_sampler(p);
     cuda::GpuSampler gpu_sampler(p);
-    void* ws = h.gpu->workspace(cuda::sample_workspace_bytes(c.vocab));
     Tensor d_logits = h.gpu->alloc(DType::F32, 1, c.vocab, MemoryCategory::Activations);
-    Tensor d_ids = h.gpu->alloc(DType::I32, 1, 4096, MemoryCategory::Workspace);
-    Tensor d_token = h.gpu->alloc(DType::I32, 1, 1, MemoryCategory::Workspace);
     std::vector<int32_t> history;
     for (int i = 0; i < 300; ++i) history.push_back(h.rand_int(0, c.vocab - 1));
     for (int trial = 0; trial < trials; ++trial) {
@@ -640,16 +632,7 @@ void test_sampling(Harness& h) {
       for (int i = 0; i < 30; ++i) logits[h.rand_int(0, c.vocab - 1)] += 8.0f + 4.0f * (i % 5);
       logits[h.rand_int(0, c.vocab - 1)] = logits[h.rand_int(0, c.vocab - 1)];
       h.gpu->upload(logits.data(), d_logits);
-      std::vector<int32_t> ids;
-      cuda::SampleArgs a = gpu_sampler.next(d_logits.f32(), c.vocab, history, ids);
-      if (!ids.empty()) {
-        KOTARO_CUDA_CHECK(cudaMemcpyAsync(d_ids.i32(), ids.data(), ids.size() * 4, cudaMemcpyHostToDevice,
-                                          h.gpu->stream()));
-        a.penalty_ids = d_ids.i32();
-      }
-      cuda::sample_token(a, ws, d_token.i32(), h.gpu->stream());
-      int32_t got = -1;
-      h.gpu->download(d_token, &got);
+      const int32_t got = h.gpu->sample(d_logits, gpu_sampler, history);
       const int32_t want = cpu_sampler.sample(logits, history);
       if (got != want) {
         if (mismatches++ == 0) first_mismatch = "trial " + std::to_string(trial) + ": gpu " + std::to_string(got) +
@@ -717,6 +700,15 @@ void test_image(Harness& h) {
       GuardedOutput out = guarded(*h.gpu, grid.rows, grid.row_len);
       cuda::preprocess_image_gpu(rgb.data(), w, ht, cfg, h.gpu->memory(), out.out.f32(), h.gpu->stream(), prec);
       finish(h, r, read_guarded(*h.gpu, out, r.note), ref.data);
+      if (prec == BicubicPrecision::Torch) {  // the backend entry point gives the same
+        Result rb = r;
+        rb.op = "image_preprocess_backend";
+        rb.note.clear();
+        Tensor t = h.gpu->preprocess_image(rgb.data(), w, ht, cfg);
+        std::vector<float> got(static_cast<size_t>(t.numel()));
+        h.gpu->download(t, got.data());
+        finish(h, rb, got, ref.data);
+      }
     }
   }
 }

@@ -77,6 +77,11 @@ describe('the window on kotaro serve', () => {
     expect(await page.getByTestId('tab-models').getAttribute('aria-selected')).toBe('true');
     expect(await page.evaluate('document.activeElement?.getAttribute("data-testid")')).toBe('tab-models');
     await page.getByTestId('view-models').waitFor();
+    // Tab moves on into the view: the focused control shows a visible focus ring.
+    await page.keyboard.press('Tab');
+    const outline = await page.evaluate('getComputedStyle(document.activeElement).outlineStyle + " " + document.activeElement.textContent');
+    expect(outline).toMatch(/^solid Rescan$/);
+    await shot('ui-keyboard-focus');
   });
 
   it('registers the model folder and loads the fixture model with progress', async () => {

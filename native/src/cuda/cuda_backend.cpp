@@ -326,6 +326,67 @@ void CudaBackend::attention_segments(const Tensor& q, const Tensor& k, const Ten
   cuda::attention(a, sm_count_, nullptr, stream_);
 }
 
+// --- beyond the seam ------------------------------------------------------------------
+
+int32_t CudaBackend::sample(const Tensor& logits_row, GpuSampler& sampler, const std::vector<int32_t>& history) {
+  if (logits_row.empty() || logits_row.rows != 1 || logits_row.dtype != DType::F32 || logits_row.cols <= 0)
+    fail(ErrorCode::Internal, "sample: expected one f32 row of logits");
+  const int n_vocab = static_cast<int>(logits_row.cols);
+  std::vector<int32_t> ids;
+  SampleArgs a = sampler.next(logits_row.f32(), n_vocab, history, ids);
+  // One scratch block: [token][penalty ids][working logits].
+  const size_t ids_bytes = (ids.size() + 1) * 4, logits_off = (ids_bytes + 255) / 256 * 256;
+  char* ws = static_cast<char*>(workspace(logits_off + sample_workspace_bytes(n_vocab)));
+  int32_t* d_token = reinterpret_cast<int32_t*>(ws);
+  if (!ids.empty()) {
+    KOTARO_CUDA_CHECK(cudaMemcpyAsync(d_token + 1, ids.data(), ids.size() * 4, cudaMemcpyHostToDevice, stream_));
+    a.penalty_ids = d_token + 1;
+  }
+  sample_token(a, ws + logits_off, d_token, stream_);
+  int32_t token = -1;
+  KOTARO_CUDA_CHECK(cudaMemcpyAsync(&token, d_token, 4, cudaMemcpyDeviceToHost, stream_));
+  KOTARO_CUDA_CHECK(cudaStreamSynchronize(stream_));
+  return token;
+}
+
+Tensor CudaBackend::preprocess_image(const uint8_t* rgb, int width, int height, const ImageProcessorConfig& cfg,
+                                     GpuPixelGrid* grid) {
+  const GpuPixelGrid g = gpu_pixel_grid(width, height, cfg);
+  Tensor out = alloc(DType::F32, g.rows, g.row_len, MemoryCategory::Activations);
+  preprocess_image_gpu(rgb, width, height, cfg, *memory_, out.f32(), stream_);
+  if (grid) *grid = g;
+  return out;
+}
+
+std::unique_ptr<PagedKvCache> CudaBackend::make_kv_cache(const KvCacheConfig& cfg, uint64_t budget_bytes) {
+  KOTARO_CUDA_CHECK(cudaSetDevice(device_));
+  return std::make_unique<PagedKvCache>(cfg, budget_bytes, *memory_, stream_);
+}
+
+void CudaBackend::attention_paged(const Tensor& q, const PagedKvCache& cache, int seq, int layer, int64_t n_past,
+                                  const Tensor& y, const AttentionSpec& spec) {
+  const KvCacheConfig& c = cache.config();
+  if (spec.n_kv_head != c.n_kv_head || spec.head_dim != c.head_dim || spec.n_head <= 0 ||
+      spec.n_head % spec.n_kv_head != 0)
+    fail(ErrorCode::Internal, "attention_paged: heads do not match the cache");
+  const int64_t cols = int64_t(spec.n_head) * spec.head_dim;
+  check_shape("attention_paged q", q, q.rows, cols, DType::F32);
+  check_shape("attention_paged output", y, q.rows, cols, DType::F32);
+  if (n_past < 0 || n_past + q.rows > cache.reserved_tokens(seq))
+    fail(ErrorCode::Internal, "attention_paged: rows past the reserved cache");
+  AttentionArgs a;
+  cache.bind(seq, layer, a);
+  a.q = q.f32();
+  a.out = y.f32();
+  a.q_stride = a.out_stride = cols;
+  a.n_q = static_cast<int>(q.rows);
+  a.n_head = spec.n_head;
+  a.scale = spec.scale;
+  a.causal = true;
+  a.n_past = n_past;
+  cuda::attention(a, sm_count_, workspace(attention_workspace_bytes(a, sm_count_)), stream_);
+}
+
 }  // namespace cuda
 
 // --- the seam's hooks -----------------------------------------------------------------

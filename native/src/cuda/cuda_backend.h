@@ -7,7 +7,10 @@
 #include <memory>
 
 #include "cuda/device_memory.h"
+#include "cuda/image_preprocess.h"
+#include "cuda/kv_cache.h"
 #include "cuda/matmul.h"
+#include "cuda/sampling.h"
 #include "runtime/backend.h"
 
 namespace kotaro::cuda {
@@ -51,6 +54,20 @@ class CudaBackend final : public Backend {
   static DeviceWeight device_weight(const Weight& w);
   // Scratch of at least `bytes`, valid until the next call (stream-ordered reuse).
   void* workspace(size_t bytes);
+
+  // GPU-side stages the seam does not carry yet (see docs/cuda-backend.md for the seam
+  // additions that would route the model through them):
+  // the next token from one row of logits ([1, n_vocab]); only the id returns to the host.
+  int32_t sample(const Tensor& logits_row, GpuSampler& sampler, const std::vector<int32_t>& history);
+  // RGB8 → pixel rows [grid_h*grid_w, 3*2*14*14] on the device (the vision tower's input).
+  Tensor preprocess_image(const uint8_t* rgb, int width, int height, const ImageProcessorConfig& cfg,
+                          GpuPixelGrid* grid = nullptr);
+  // A paged KV cache in this backend's memory, sized from `budget_bytes`.
+  std::unique_ptr<PagedKvCache> make_kv_cache(const KvCacheConfig& cfg, uint64_t budget_bytes);
+  // Causal attention of q [n, n_head*hd] at positions n_past.. over layer `layer` of
+  // sequence `seq` (rows 0..n_past+n-1 stored), y [n, n_head*hd].
+  void attention_paged(const Tensor& q, const PagedKvCache& cache, int seq, int layer, int64_t n_past,
+                       const Tensor& y, const AttentionSpec& spec);
 
  private:
   int device_ = 0;
