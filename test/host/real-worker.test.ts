@@ -49,6 +49,7 @@ describe('host services with the real worker (CPU, fixture model)', () => {
       if (event === 'job.token' && (payload as { jobId: string }).jobId === first && ++seen === 5) process.kill(host.worker.getStatus().pid!, 'SIGKILL');
     });
     const failed = await waitFor('job.updated', (j) => j.id === first && j.state !== 'pending' && j.state !== 'running', 60_000);
+    if (failed.state !== 'failed') console.error('DEBUG', seen, JSON.stringify({ ...failed, thumbnail: null }).slice(0, 1500));
     expect(failed).toMatchObject({ state: 'failed', error: { code: 'WORKER_CRASHED', message: 'the GPU worker was killed by SIGKILL' } });
     host.settings.update({ maxNewTokens: 16 });
     const done = await waitFor('job.updated', (j) => j.id === second && j.state !== 'pending' && j.state !== 'running', 60_000);
