@@ -8,6 +8,7 @@ import { HostServices } from './host/host-services.js';
 import { BridgeRouter, toBridgeError } from './host/bridge-router.js';
 import type { WorkerLauncher, WorkerProcess } from './worker-host/launcher.js';
 import { appVersion, rendererRoot } from './cli/paths.js';
+import { storeInboxBytes } from './serve/upload.js';
 import { readSettingsSync } from './services/settings-store.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -90,6 +91,19 @@ async function main(): Promise<void> {
     }
     try {
       return { ok: true, result: await router.dispatch(method, params) };
+    } catch (error) {
+      return { ok: false, error: toBridgeError(error) };
+    }
+  });
+  ipcMain.handle('kotaro:store-file', async (event, name: unknown, bytes: unknown) => {
+    if (!event.senderFrame || !event.senderFrame.url.startsWith('file://')) {
+      return { ok: false, error: { code: 'FORBIDDEN', message: 'not from the Kotaro window' } };
+    }
+    if (typeof name !== 'string' || name.length > 1000 || !(bytes instanceof Uint8Array)) {
+      return { ok: false, error: { code: 'INVALID_PARAMS', message: 'store-file takes a name and bytes' } };
+    }
+    try {
+      return { ok: true, result: await storeInboxBytes(join(host.dataDir, 'inbox'), name, bytes) };
     } catch (error) {
       return { ok: false, error: toBridgeError(error) };
     }

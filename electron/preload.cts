@@ -29,7 +29,23 @@ const bridge: KotaroBridge = {
   },
   async pathsForFiles(files) {
     // Files dropped or picked in the window are files on this machine: pass their paths.
-    return files.map((file) => webUtils.getPathForFile(file)).filter((p) => p.length > 0);
+    // A pasted clipboard image has none: its bytes go to main, which stores it in the inbox.
+    const paths: string[] = [];
+    for (const file of files) {
+      const path = webUtils.getPathForFile(file);
+      if (path) {
+        paths.push(path);
+        continue;
+      }
+      const reply = (await ipcRenderer.invoke('kotaro:store-file', file.name, new Uint8Array(await file.arrayBuffer()))) as InvokeReply;
+      if (!reply.ok) {
+        const error = new Error(reply.error.message) as Error & { code: string };
+        error.code = reply.error.code;
+        throw error;
+      }
+      paths.push(reply.result as string);
+    }
+    return paths;
   },
 };
 

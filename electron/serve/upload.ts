@@ -1,9 +1,10 @@
-// POST /upload?name=<file name> for `kotaro serve`: a browser cannot hand main a file path,
-// so the dropped file's bytes are streamed into the host's inbox folder and the stored path
-// returned. Size-capped; the name is reduced to a safe base name; nothing is decoded here
-// (the worker decodes, with its own limits).
+// Files that have no path on this machine (a browser's drop on `kotaro serve`, an image
+// pasted from the clipboard in Electron) are stored in the host's inbox and their stored
+// path returned: `<inbox>/<uuid>/<original name>`, so cards and history keep the name.
+// Size-capped; the name is reduced to a safe base name; nothing is decoded here (the worker
+// decodes, with its own limits).
 import { createWriteStream, mkdirSync } from 'node:fs';
-import { unlink } from 'node:fs/promises';
+import { unlink, writeFile } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
@@ -15,6 +16,26 @@ export function safeFileName(name: string): string {
   return base.replace(/^\.+/, '') || 'image';
 }
 
+/** A fresh, unique place in the inbox for a file called `name`. */
+export function inboxTarget(inboxDir: string, name: string): string {
+  const dir = join(inboxDir, randomUUID());
+  mkdirSync(dir, { recursive: true });
+  return join(dir, safeFileName(name));
+}
+
+/** Stores bytes received whole (Electron's clipboard paste); returns the stored path. */
+export async function storeInboxBytes(inboxDir: string, name: string, bytes: Uint8Array): Promise<string> {
+  if (bytes.byteLength > MAX_UPLOAD_BYTES) {
+    const error = new Error(`the file is larger than ${MAX_UPLOAD_BYTES / 2 ** 20} MiB`) as Error & { code: string };
+    error.code = 'IMAGE_TOO_LARGE';
+    throw error;
+  }
+  const target = inboxTarget(inboxDir, name);
+  await writeFile(target, bytes, { flag: 'wx' });
+  return target;
+}
+
+/** POST /upload?name=<file name> of `kotaro serve`: streams the body into the inbox. */
 export function handleUpload(req: IncomingMessage, res: ServerResponse, inboxDir: string, name: string): void {
   const reply = (status: number, body: object) => {
     res.writeHead(status, { 'Content-Type': 'application/json' }).end(JSON.stringify(body));
@@ -25,8 +46,7 @@ export function handleUpload(req: IncomingMessage, res: ServerResponse, inboxDir
     req.resume();
     return;
   }
-  mkdirSync(inboxDir, { recursive: true });
-  const target = join(inboxDir, `${randomUUID()}-${safeFileName(name)}`);
+  const target = inboxTarget(inboxDir, name);
   const out = createWriteStream(target, { flags: 'wx' });
   let received = 0;
   let failed = false;

@@ -35,10 +35,8 @@ async function openWindow(): Promise<Page> {
 }
 
 const cards = () => page.getByTestId('job-card');
-// Files uploaded through `kotaro serve` are stored as <uuid>-<name> in the host's inbox, so
-// a card's heading ends with the file's name.
-const escape = (text: string) => text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
-const card = (name: string) => cards().filter({ has: page.getByRole('heading', { name: new RegExp(`(^|-)${escape(name)}$`) }) });
+// Files uploaded through `kotaro serve` are stored as <inbox>/<uuid>/<name>: the card keeps the name.
+const card = (name: string) => cards().filter({ has: page.getByRole('heading', { name, exact: true }) });
 const cardState = (name: string) => card(name).getAttribute('data-state');
 const shot = (name: string) => page.screenshot({ path: join(shots, `${name}.png`) });
 

@@ -60,6 +60,7 @@ describe('bridge contract over the host services', () => {
     expect(JSON.parse(json.content).items).toHaveLength(3);
     expect(await c('models.unload', {})).toMatchObject({ state: 'unloaded' });
 
+    await waitFor('telemetry', () => true);
     expect([...covered].sort()).toEqual(Object.keys(bridgeMethods).sort());
     expect(new Set(events.map((e) => e.event))).toEqual(new Set(['worker.status', 'settings.changed', 'models.changed', 'model.status', 'job.updated', 'job.token', 'telemetry']));
     for (const e of events) bridgeEvents[e.event].parse(e.payload, e.event);

@@ -41,15 +41,14 @@ describe('host services with the real worker (CPU, fixture model)', () => {
   });
 
   it('a real worker killed by SIGKILL mid-job: restarted, the job failed with its cause, the next job done', async () => {
-    current = await realHost(2048); // long enough to be killed while it streams
+    current = await realHost(4096); // long enough to be killed while it streams, even on a loaded machine
     const { host, waitFor } = current;
     const [first, second] = await host.submitJobs([fixtureImage('wide_640x360.png'), fixtureImage('gradient_56x84.png')]);
     let seen = 0;
     host.on('bridgeEvent', ({ event, payload }) => {
-      if (event === 'job.token' && (payload as { jobId: string }).jobId === first && ++seen === 5) process.kill(host.worker.getStatus().pid!, 'SIGKILL');
+      if (event === 'job.token' && (payload as { jobId: string }).jobId === first && ++seen === 2) process.kill(host.worker.getStatus().pid!, 'SIGKILL');
     });
     const failed = await waitFor('job.updated', (j) => j.id === first && j.state !== 'pending' && j.state !== 'running', 60_000);
-    if (failed.state !== 'failed') console.error('DEBUG', seen, JSON.stringify({ ...failed, thumbnail: null }).slice(0, 1500));
     expect(failed).toMatchObject({ state: 'failed', error: { code: 'WORKER_CRASHED', message: 'the GPU worker was killed by SIGKILL' } });
     host.settings.update({ maxNewTokens: 16 });
     const done = await waitFor('job.updated', (j) => j.id === second && j.state !== 'pending' && j.state !== 'running', 60_000);

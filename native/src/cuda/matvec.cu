@@ -1,7 +1,7 @@
 // Matrix × vector for decoding: y[n_out] = W x (+ bias). Memory-bound: every weight byte is
 // read once (MatvecChunk in dequant.cuh sizes each lane's loads for that), x is re-read
-// from L1/L2 by every warp, so each warp computes several rows (4 for the quantised types,
-// whose x traffic per weight byte is largest; 2 for the 16/32-bit ones) to divide it.
+// from L1/L2 by every warp, so each warp computes 2 rows to halve that traffic (more rows per
+// warp would leave the 3584-row matrices of a 7B model with too few warps per SM).
 #include "cuda/common.cuh"
 #include "cuda/dequant.cuh"
 #include "cuda/matmul.h"
@@ -15,7 +15,7 @@ constexpr int kWarpsPerBlock = 4;
 
 template <GgmlType T>
 __host__ __device__ constexpr int rows_per_warp() {
-  return (T == GgmlType::Q4_K || T == GgmlType::Q6_K || T == GgmlType::Q8_0) ? 4 : 2;
+  return 2;
 }
 
 template <GgmlType T>
@@ -33,7 +33,7 @@ __global__ void __launch_bounds__(kWarpsPerBlock * kWarpSize)
   for (int r = 0; r < kRowsPerWarp; ++r)  // a missing last row re-reads row0; never stored
     rows[r] = w + static_cast<size_t>(row0 + r < n_out ? row0 + r : row0) * row_bytes;
   float acc[kRowsPerWarp] = {};
-#pragma unroll 2
+#pragma unroll 4
   for (int c = lane; c < n_chunks; c += kWarpSize) {
     float xv[Chunk::kXs];
     Chunk::load_x(x4, c, xv);
