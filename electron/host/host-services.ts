@@ -97,10 +97,12 @@ export class HostServices extends EventEmitter<{ bridgeEvent: [{ event: BridgeEv
     this.telemetry = new TelemetryRelay((sample) => this.publish('telemetry', sample));
 
     let lastEngine = '';
+    let configuredPid: number | null = null;
     this.worker.on('status', (status) => {
       this.publish('worker.status', status);
-      if (status.state === 'ready') {
-        // A fresh worker (first start or a restart) samples at the promised 10 Hz.
+      if ((status.state === 'ready' || status.state === 'busy') && status.pid !== configuredPid) {
+        // Each fresh worker (first start or a restart) is told to sample at the promised 10 Hz.
+        configuredPid = status.pid;
         this.worker.request({ type: 'telemetry.configure', intervalMs: TELEMETRY_INTERVAL_MS }, 10_000).catch(() => undefined);
       }
       const engine = JSON.stringify(status.engine);

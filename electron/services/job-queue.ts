@@ -63,7 +63,7 @@ export class JobQueue extends EventEmitter<JobQueueEvents> {
   constructor(private readonly options: JobQueueOptions) {
     super();
     this.maxWaiting = options.maxWaiting ?? DEFAULT_MAX_WAITING;
-    this.inspectAhead = options.inspectAhead ?? 4;
+    this.inspectAhead = options.inspectAhead ?? 16;
     this.keepFinished = options.keepFinished ?? 5000;
     this.progressIntervalMs = options.progressIntervalMs ?? 250;
   }

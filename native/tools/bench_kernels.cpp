@@ -10,7 +10,9 @@
 // Timing: CUDA events around batches of launches after a warm-up, median of 7 batches.
 // Inputs are random, never zeros.
 //
-// usage: bench_kernels [--quick]
+// usage: bench_kernels [--quick] [--profile]
+//   --profile: only one launch each of the staged and direct Q4_K matvec on ffn_up's shape
+//   (after a warm-up), for a profiler (ncu -k regex:matvec).
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
@@ -111,7 +113,11 @@ const char* tname(GgmlType t) { return type_traits(static_cast<uint32_t>(t)).nam
 
 int main(int argc, char** argv) {
   Bench b;
-  for (int i = 1; i < argc; ++i) b.quick |= std::strcmp(argv[i], "--quick") == 0;
+  bool profile = false;
+  for (int i = 1; i < argc; ++i) {
+    b.quick |= std::strcmp(argv[i], "--quick") == 0;
+    profile |= std::strcmp(argv[i], "--profile") == 0;
+  }
   try {
     int dev = 0;
     cudaDeviceProp prop{};
@@ -128,6 +134,21 @@ int main(int argc, char** argv) {
                 prop.minor, prop.multiProcessorCount, sm_clock_khz / 1e3, prop.l2CacheSize / 1e6);
     std::printf("peak DRAM bandwidth (2 x %d MHz x %d bit): %.0f GB/s\n", mem_clock_khz / 1000, bus_bits, peak_bw / 1e9);
 
+    if (profile) {
+      void* xp = b.device_random_floats(3584, 1.0f);
+      void* yp = b.device_random_floats(18944, 1.0f);
+      auto w = b.device_weights(GgmlType::Q4_K, 3584, 18944, 1);
+      DeviceWeight dw;
+      dw.type = GgmlType::Q4_K;
+      dw.data = w[0];
+      dw.row_bytes = row_size(GgmlType::Q4_K, 3584);
+      dw.n_in = 3584;
+      dw.n_out = 18944;
+      for (bool staged : {true, false}) launch_matvec(dw, static_cast<float*>(xp), nullptr, static_cast<float*>(yp), b.stream, staged);
+      KOTARO_CUDA_CHECK(cudaStreamSynchronize(b.stream));
+      std::printf("profile launches done\n");
+      return 0;
+    }
     // Measured copy ceiling: bytes read + written.
     {
       const size_t bytes = size_t(1) << 30;
@@ -161,28 +182,31 @@ int main(int argc, char** argv) {
         const size_t bytes = row_size(t, s.n_in) * static_cast<size_t>(s.n_out);
         const int copies = static_cast<int>(std::max<size_t>(2, (4 * static_cast<size_t>(prop.l2CacheSize)) / bytes + 1));
         auto w = b.device_weights(t, s.n_in, s.n_out, std::min(copies, 64));
-        const double ms = b.time_ms(
-            [&](int i) {
-              DeviceWeight dw;
-              dw.type = t;
-              dw.data = w[i % w.size()];
-              dw.row_bytes = row_size(t, s.n_in);
-              dw.n_in = s.n_in;
-              dw.n_out = s.n_out;
-              launch_matvec(dw, static_cast<float*>(x), nullptr, static_cast<float*>(y), b.stream);
-            },
-            50);
-        const double gbs = bytes / (ms * 1e-3) / 1e9;
-        std::printf("%-8s %-22s %10.1f %10.1f %9.0f %8.0f%%\n", tname(t), s.name, bytes / 1e6, ms * 1e3, gbs,
-                    100.0 * bytes / (ms * 1e-3) / peak_bw);
-        // Decode estimate: per layer q (3584), k+v (2 x 512), o (3584), gate+up, down.
-        const double per_byte_us = ms * 1e3 / bytes;
-        if (std::strcmp(s.name, "ffn_up 3584->18944") == 0) {
-          const double layer_bytes = double(row_size(t, 3584)) * (3584 + 512 + 512 + 3584 + 2 * 18944) +
-                                     double(row_size(t, 18944)) * 3584;
-          decode_us[ti] += 28 * layer_bytes * per_byte_us;
+        double ms = 0;
+        for (bool staged : {true, false}) {
+          const double m = b.time_ms(
+              [&](int i) {
+                DeviceWeight dw;
+                dw.type = t;
+                dw.data = w[i % w.size()];
+                dw.row_bytes = row_size(t, s.n_in);
+                dw.n_in = s.n_in;
+                dw.n_out = s.n_out;
+                launch_matvec(dw, static_cast<float*>(x), nullptr, static_cast<float*>(y), b.stream, staged);
+              },
+              50);
+          const double gbs = bytes / (m * 1e-3) / 1e9;
+          std::printf("%-8s %-22s %10.1f %10.1f %9.0f %8.0f%%  %s\n", tname(t), s.name, bytes / 1e6, m * 1e3, gbs,
+                      100.0 * bytes / (m * 1e-3) / peak_bw, staged ? "staged x" : "direct x");
+          if (staged) ms = m;
         }
-        if (std::strcmp(s.name, "lm_head 3584->152064") == 0) decode_us[ti] += ms * 1e3;
+        // Decode estimate from the staged times: per layer q and o (attn_q's shape), k+v
+        // (2 x 512 rows, at attn_q's rate per byte), gate and up (ffn_up), down (ffn_down).
+        const double us = ms * 1e3;
+        if (std::strcmp(s.name, "attn_q 3584->3584") == 0) decode_us[ti] += 28 * us * (2.0 + 1024.0 / 3584.0);
+        if (std::strcmp(s.name, "ffn_up 3584->18944") == 0) decode_us[ti] += 28 * 2 * us;
+        if (std::strcmp(s.name, "ffn_down 18944->3584") == 0) decode_us[ti] += 28 * us;
+        if (std::strcmp(s.name, "lm_head 3584->152064") == 0) decode_us[ti] += us;
         for (void* p : w) cudaFree(p);
       }
     }

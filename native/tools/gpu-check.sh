@@ -117,6 +117,12 @@ fi
 
 if [ $BENCH -eq 1 ]; then
   step "bench_kernels" "$LOGS/bench.log" "$BUILD/bench_kernels"
+  if command -v ncu > /dev/null; then  # the Q4_K matvec's memory profile, appended to bench.log
+    {
+      echo; echo "=== ncu: Q4_K matvec, ffn_up 3584->18944 (staged x, then direct x)"
+      timeout 120 ncu --section SpeedOfLight --section MemoryWorkloadAnalysis -k regex:matvec "$BUILD/bench_kernels" --profile
+    } >> "$LOGS/bench.log" 2>&1 || echo "ncu failed (see bench.log)" >> "$SUMMARY"
+  fi
 fi
 
 echo
@@ -128,7 +134,7 @@ grep -E "^(==|model|case|[a-z_]+ +[0-9.e-]+ |PASS|FAIL)" "$LOGS/fixtures.log" | 
 if [ $BENCH -eq 1 ]; then
   echo
   echo "=== bench"
-  cat "$LOGS/bench.log" | head -70
+  sed -n '1,/^=== ncu/p' "$LOGS/bench.log" | head -75
 fi
 echo
 echo "=== summary"

@@ -151,6 +151,16 @@ describe('job queue', () => {
     expect(runner.started).toHaveLength(1);
   });
 
+  it('ends the session on stop: waiting jobs cancelled, the running one cancelled, no more submissions', async () => {
+    const { queue, runner, history, until } = setup({ auto: false });
+    const [a, b] = queue.submit(images.slice(0, 2));
+    await until(() => runner.started.length === 1);
+    await queue.stop();
+    expect(history.get(a!)!.state).toBe('cancelled');
+    expect(history.get(b!)!.state).toBe('cancelled');
+    expect(() => queue.submit([images[0]!])).toThrow(expect.objectContaining({ code: 'QUEUE_STOPPED' }));
+  });
+
   it('retries a failed job as a new job linked to the old one', async () => {
     const { queue, runner, history, until, idle } = setup({ auto: false });
     const [id] = queue.submit([images[0]!]);

@@ -41,7 +41,7 @@ describe('host services with the real worker (CPU, fixture model)', () => {
   });
 
   it('a real worker killed by SIGKILL mid-job: restarted, the job failed with its cause, the next job done', async () => {
-    current = await realHost(4096); // long enough to be killed while it streams, even on a loaded machine
+    current = await realHost(3000); // long enough to be killed while it streams (prompt + 3000 < the fixture's 4096 context)
     const { host, waitFor } = current;
     const [first, second] = await host.submitJobs([fixtureImage('wide_640x360.png'), fixtureImage('gradient_56x84.png')]);
     let seen = 0;

@@ -65,9 +65,20 @@ describe('worker supervision through the host services', () => {
     const requests = fake.log().filter((e) => e.event === 'request').map((e) => e.type);
     expect(requests.filter((t) => t === 'model.load')).toHaveLength(2);
     expect(requests.filter((t) => t === 'job.analyze')).toHaveLength(2);
+    expect(requests.filter((t) => t === 'telemetry.configure')).toHaveLength(2); // once per worker process
     // Nothing lost: both jobs are in the history with their final state and cause.
     expect(host.history.get(first!)).toMatchObject({ state: 'failed', error: { code: 'WORKER_CRASHED' }, ownerPid: null });
     expect(host.history.get(second!)).toMatchObject({ state: 'done', description: 'w1 w2 w3' });
+  });
+
+  it('a worker that aborts mid-job (as on a CUDA fault): the job fails with SIGABRT as its cause, the next one runs', async () => {
+    const fake = writeFakeWorker();
+    current = await makeHost({ workerEntry: fake.entry, workerEnv: { FAKE_LOG: fake.logFile } });
+    const { host, waitFor } = current;
+    const [a, b] = await host.submitJobs([imageCopy('crash-me.png'), imageCopy('fine.png')]);
+    const failed = await waitFor('job.updated', (j) => j.id === a && j.state === 'failed');
+    expect(failed.error).toEqual({ code: 'WORKER_CRASHED', message: 'the GPU worker was killed by SIGABRT' });
+    await waitFor('job.updated', (j) => j.id === b && j.state === 'done');
   });
 
   it('a worker that kills itself while loading is not reloaded once per image (MODEL_LOAD_CRASHED) until the user loads again', async () => {

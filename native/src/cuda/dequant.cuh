@@ -158,7 +158,8 @@ __device__ __forceinline__ void load16<GgmlType::Q6_K>(const uint8_t* row, int k
 // ---------------------------------------------------------------------------------------
 // MatvecChunk<T>: kElems elements per lane step c. load_x() fetches the input elements of
 // chunk c once (they are shared by every row a warp computes), dot() dequantises chunk c of
-// one row and returns its dot product with them. x4 is the input vector as float4.
+// one row and returns its dot product with them. x4 is the input vector as float4, in
+// shared or global memory (plain loads: __ldg is for global memory only).
 
 template <GgmlType T>
 struct MatvecChunk;
@@ -167,7 +168,7 @@ template <>
 struct MatvecChunk<GgmlType::F32> {
   static constexpr int kElems = 4, kXs = kElems;
   __device__ __forceinline__ static void load_x(const float4* x4, int c, float (&xv)[kXs]) {
-    const float4 x = __ldg(x4 + c);
+    const float4 x = x4[c];
     xv[0] = x.x; xv[1] = x.y; xv[2] = x.z; xv[3] = x.w;
   }
   __device__ __forceinline__ static float dot(const uint8_t* row, int c, const float (&xv)[kXs]) {
@@ -180,7 +181,7 @@ template <bool kBf16>
 struct MatvecChunkHalf {
   static constexpr int kElems = 8, kXs = kElems;
   __device__ __forceinline__ static void load_x(const float4* x4, int c, float (&xv)[kXs]) {
-    const float4 a = __ldg(x4 + 2 * c), b = __ldg(x4 + 2 * c + 1);
+    const float4 a = x4[2 * c], b = x4[2 * c + 1];
     xv[0] = a.x; xv[1] = a.y; xv[2] = a.z; xv[3] = a.w;
     xv[4] = b.x; xv[5] = b.y; xv[6] = b.z; xv[7] = b.w;
   }
@@ -212,7 +213,7 @@ template <>
 struct MatvecChunk<GgmlType::Q8_0> {
   static constexpr int kElems = 4, kXs = kElems;
   __device__ __forceinline__ static void load_x(const float4* x4, int c, float (&xv)[kXs]) {
-    const float4 x = __ldg(x4 + c);  // elements 4c..4c+3
+    const float4 x = x4[c];  // elements 4c..4c+3
     xv[0] = x.x; xv[1] = x.y; xv[2] = x.z; xv[3] = x.w;
   }
   __device__ __forceinline__ static float dot(const uint8_t* row, int c, const float (&xv)[kXs]) {
@@ -233,7 +234,7 @@ struct MatvecChunk<GgmlType::Q4_K> {
   __device__ __forceinline__ static void load_x(const float4* x4, int c, float (&xv)[kXs]) {
     const int L = c % 32;
     const int base = (c / 32) * 64 + 16 * (L / 8) + (L % 8);  // float4 index of 64j + l
-    const float4 lo = __ldg(x4 + base), hi = __ldg(x4 + base + 8);
+    const float4 lo = x4[base], hi = x4[base + 8];
     xv[0] = lo.x; xv[1] = lo.y; xv[2] = lo.z; xv[3] = lo.w;
     xv[4] = hi.x; xv[5] = hi.y; xv[6] = hi.z; xv[7] = hi.w;
     xv[8] = (lo.x + lo.y) + (lo.z + lo.w);
@@ -269,7 +270,7 @@ struct MatvecChunk<GgmlType::Q6_K> {
   __device__ __forceinline__ static void load_x(const float4* x4, int c, float (&xv)[kXs]) {
     const int L = c % 32;
     const int base = (c / 32) * 64 + 32 * (L / 16) + 8 * ((L / 8) % 2) + (L % 8);
-    const float4 a = __ldg(x4 + base), b = __ldg(x4 + base + 16);
+    const float4 a = x4[base], b = x4[base + 16];
     xv[0] = a.x; xv[1] = a.y; xv[2] = a.z; xv[3] = a.w;
     xv[4] = b.x; xv[5] = b.y; xv[6] = b.z; xv[7] = b.w;
   }
