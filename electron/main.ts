@@ -17,6 +17,13 @@ const here = dirname(fileURLToPath(import.meta.url));
 const hardwareAcceleration = process.env.KOTARO_HARDWARE_ACCELERATION === '1' || readSettingsSync(app.getPath('userData')).hardwareAcceleration;
 if (!hardwareAcceleration) app.disableHardwareAcceleration();
 
+// better-sqlite3 built for Electron's ABI (scripts/build-electron-natives.mjs): beside the
+// engine addon when packaged, under build/ in a checkout.
+if (!process.env.KOTARO_SQLITE_BINDING) {
+  const packaged = join(process.resourcesPath, 'native', 'better_sqlite3.node');
+  process.env.KOTARO_SQLITE_BINDING = app.isPackaged ? packaged : join(here, '..', '..', 'build', 'electron-natives', 'better_sqlite3.node');
+}
+
 const utilityLauncher: WorkerLauncher = {
   launch(entry, env): WorkerProcess {
     const child = utilityProcess.fork(entry, [], {

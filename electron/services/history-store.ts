@@ -226,7 +226,10 @@ export class HistoryStore {
     this.file = file;
     if (file !== ':memory:') mkdirSync(dirname(file), { recursive: true });
     try {
-      this.db = new Database(file);
+      // Electron's main process runs another Node ABI than plain Node (tests, kotaro serve):
+      // electron/main.ts points KOTARO_SQLITE_BINDING at a better-sqlite3 built for Electron.
+      const nativeBinding = process.env.KOTARO_SQLITE_BINDING;
+      this.db = new Database(file, nativeBinding ? { nativeBinding } : {});
       this.db.pragma('journal_mode = WAL');
       // FULL: a commit is on disk before the job is handed to the worker, even if the machine dies.
       this.db.pragma('synchronous = FULL');
