@@ -11,8 +11,8 @@
 // Inputs are random, never zeros.
 //
 // usage: bench_kernels [--quick] [--profile]
-//   --profile: only one launch each of the staged and direct Q4_K matvec on ffn_up's shape
-//   (after a warm-up), for a profiler (ncu -k regex:matvec).
+//   --profile: one launch of the Q4_K matvec on ffn_up's shape, for a profiler
+//   (ncu -k regex:matvec).
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
@@ -144,7 +144,7 @@ int main(int argc, char** argv) {
       dw.row_bytes = row_size(GgmlType::Q4_K, 3584);
       dw.n_in = 3584;
       dw.n_out = 18944;
-      for (bool staged : {true, false}) launch_matvec(dw, static_cast<float*>(xp), nullptr, static_cast<float*>(yp), b.stream, staged);
+      launch_matvec(dw, static_cast<float*>(xp), nullptr, static_cast<float*>(yp), b.stream);
       KOTARO_CUDA_CHECK(cudaStreamSynchronize(b.stream));
       std::printf("profile launches done\n");
       return 0;
@@ -182,25 +182,20 @@ int main(int argc, char** argv) {
         const size_t bytes = row_size(t, s.n_in) * static_cast<size_t>(s.n_out);
         const int copies = static_cast<int>(std::max<size_t>(2, (4 * static_cast<size_t>(prop.l2CacheSize)) / bytes + 1));
         auto w = b.device_weights(t, s.n_in, s.n_out, std::min(copies, 64));
-        double ms = 0;
-        for (bool staged : {true, false}) {
-          const double m = b.time_ms(
-              [&](int i) {
-                DeviceWeight dw;
-                dw.type = t;
-                dw.data = w[i % w.size()];
-                dw.row_bytes = row_size(t, s.n_in);
-                dw.n_in = s.n_in;
-                dw.n_out = s.n_out;
-                launch_matvec(dw, static_cast<float*>(x), nullptr, static_cast<float*>(y), b.stream, staged);
-              },
-              50);
-          const double gbs = bytes / (m * 1e-3) / 1e9;
-          std::printf("%-8s %-22s %10.1f %10.1f %9.0f %8.0f%%  %s\n", tname(t), s.name, bytes / 1e6, m * 1e3, gbs,
-                      100.0 * bytes / (m * 1e-3) / peak_bw, staged ? "staged x" : "direct x");
-          if (staged) ms = m;
-        }
-        // Decode estimate from the staged times: per layer q and o (attn_q's shape), k+v
+        const double ms = b.time_ms(
+            [&](int i) {
+              DeviceWeight dw;
+              dw.type = t;
+              dw.data = w[i % w.size()];
+              dw.row_bytes = row_size(t, s.n_in);
+              dw.n_in = s.n_in;
+              dw.n_out = s.n_out;
+              launch_matvec(dw, static_cast<float*>(x), nullptr, static_cast<float*>(y), b.stream);
+            },
+            50);
+        std::printf("%-8s %-22s %10.1f %10.1f %9.0f %8.0f%%\n", tname(t), s.name, bytes / 1e6, ms * 1e3,
+                    bytes / (ms * 1e-3) / 1e9, 100.0 * bytes / (ms * 1e-3) / peak_bw);
+        // Decode estimate: per layer q and o (attn_q's shape), k+v
         // (2 x 512 rows, at attn_q's rate per byte), gate and up (ffn_up), down (ffn_down).
         const double us = ms * 1e3;
         if (std::strcmp(s.name, "attn_q 3584->3584") == 0) decode_us[ti] += 28 * us * (2.0 + 1024.0 / 3584.0);

@@ -119,7 +119,7 @@ if [ $BENCH -eq 1 ]; then
   step "bench_kernels" "$LOGS/bench.log" "$BUILD/bench_kernels"
   if command -v ncu > /dev/null; then  # the Q4_K matvec's memory profile, appended to bench.log
     {
-      echo; echo "=== ncu: Q4_K matvec, ffn_up 3584->18944 (staged x, then direct x)"
+      echo; echo "=== ncu: Q4_K matvec, ffn_up 3584->18944"
       timeout 120 ncu --section SpeedOfLight --section MemoryWorkloadAnalysis -k regex:matvec "$BUILD/bench_kernels" --profile
     } >> "$LOGS/bench.log" 2>&1 || echo "ncu failed (see bench.log)" >> "$SUMMARY"
   fi

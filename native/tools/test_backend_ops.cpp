@@ -799,15 +799,12 @@ int main(int argc, char** argv) {
           if (t != GgmlType::F32 && n > 1) test_matmul(h, t, s.n_in, s.n_out, n, bias, K::Simt);
         }
         test_matmul(h, t, s.n_in, s.n_out, 1, false, K::Simt);
-        // The direct-x matvec variant (the staged one is the default), where matvec applies.
-        if (t == GgmlType::F32 ? s.n_in % 4 == 0 : (t == GgmlType::F16 || t == GgmlType::BF16) ? s.n_in % 8 == 0 : true)
-          test_matmul(h, t, s.n_in, s.n_out, 1, true, K::MatvecDirect);
       }
     }
     test_matmul(h, GgmlType::Q5_0, 256, 40, 3, true, K::Auto);  // converted to f32 at upload
-    test_matmul(h, GgmlType::Q4_K, 18944, 96, 1, false, K::Auto);  // a 7B ffn_down row: 10 x tiles
+    test_matmul(h, GgmlType::Q4_K, 18944, 96, 1, false, K::Auto);  // a 7B ffn_down row
     test_matmul(h, GgmlType::Q6_K, 18944, 37, 1, true, K::Auto);
-    test_matmul(h, GgmlType::Q8_0, 2080, 33, 1, true, K::Auto);    // a partial last x tile
+    test_matmul(h, GgmlType::Q8_0, 2080, 33, 1, true, K::Auto);
     test_matmul(h, GgmlType::Q4_K, 3584, 160, 200, false, K::Auto);
     test_elementwise(h);
     test_embed_gather_copy(h);

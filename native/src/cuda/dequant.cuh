@@ -158,8 +158,11 @@ __device__ __forceinline__ void load16<GgmlType::Q6_K>(const uint8_t* row, int k
 // ---------------------------------------------------------------------------------------
 // MatvecChunk<T>: kElems elements per lane step c. load_x() fetches the input elements of
 // chunk c once (they are shared by every row a warp computes), dot() dequantises chunk c of
-// one row and returns its dot product with them. x4 is the input vector as float4, in
-// shared or global memory (plain loads: __ldg is for global memory only).
+// one row and returns its dot product with them. x4 is the input vector as float4.
+//
+// The matvec is bound by instruction issue, not memory (ncu on H100: SM throughput 65%,
+// DRAM 20% for Q4_K, docs/perf.md): the layouts below are the fastest measured, and they
+// amortise the per-block scale decoding over as many weights per lane as possible.
 
 template <GgmlType T>
 struct MatvecChunk;
@@ -168,7 +171,7 @@ template <>
 struct MatvecChunk<GgmlType::F32> {
   static constexpr int kElems = 4, kXs = kElems;
   __device__ __forceinline__ static void load_x(const float4* x4, int c, float (&xv)[kXs]) {
-    const float4 x = x4[c];
+    const float4 x = __ldg(x4 + c);
     xv[0] = x.x; xv[1] = x.y; xv[2] = x.z; xv[3] = x.w;
   }
   __device__ __forceinline__ static float dot(const uint8_t* row, int c, const float (&xv)[kXs]) {
@@ -181,7 +184,7 @@ template <bool kBf16>
 struct MatvecChunkHalf {
   static constexpr int kElems = 8, kXs = kElems;
   __device__ __forceinline__ static void load_x(const float4* x4, int c, float (&xv)[kXs]) {
-    const float4 a = x4[2 * c], b = x4[2 * c + 1];
+    const float4 a = __ldg(x4 + 2 * c), b = __ldg(x4 + 2 * c + 1);
     xv[0] = a.x; xv[1] = a.y; xv[2] = a.z; xv[3] = a.w;
     xv[4] = b.x; xv[5] = b.y; xv[6] = b.z; xv[7] = b.w;
   }
@@ -203,93 +206,119 @@ struct MatvecChunk<GgmlType::F16> : MatvecChunkHalf<false> {};
 template <>
 struct MatvecChunk<GgmlType::BF16> : MatvecChunkHalf<true> {};
 
-// The quantised chunks below are laid out so that, in every load instruction, consecutive
-// lanes read consecutive weight bytes *and* consecutive x floats: x is re-read from L1 by
-// every warp, and a scattered x pattern (one 128-byte line per lane) costs more L1 wavefronts
-// than the weights cost DRAM bytes.
-
-// Q8_0: 4 quants per lane, 8 lanes per 34-byte block, a warp covers 4 blocks per step.
+// Q8_0: half a block (16 quants) per lane step.
 template <>
 struct MatvecChunk<GgmlType::Q8_0> {
-  static constexpr int kElems = 4, kXs = kElems;
+  static constexpr int kElems = 16, kXs = kElems;
   __device__ __forceinline__ static void load_x(const float4* x4, int c, float (&xv)[kXs]) {
-    const float4 x = x4[c];  // elements 4c..4c+3
-    xv[0] = x.x; xv[1] = x.y; xv[2] = x.z; xv[3] = x.w;
+#pragma unroll
+    for (int i = 0; i < 4; ++i) {
+      const float4 x = __ldg(x4 + 4 * c + i);
+      xv[4 * i] = x.x; xv[4 * i + 1] = x.y; xv[4 * i + 2] = x.z; xv[4 * i + 3] = x.w;
+    }
   }
   __device__ __forceinline__ static float dot(const uint8_t* row, int c, const float (&xv)[kXs]) {
-    const uint8_t* b = row + (c / 8) * kQ8_0Bytes;
+    const uint8_t* b = row + (c / 2) * kQ8_0Bytes;
     const float d = f16_bits_to_f32(load_u16(b));
-    const uint32_t w = load_u32_a2(b + 2 + 4 * (c % 8)) ^ 0x80808080u;  // int8 -> uint8 offset by 128
-    return d * (byte_to_float<0>(w, 128.0f) * xv[0] + byte_to_float<1>(w, 128.0f) * xv[1] +
-                byte_to_float<2>(w, 128.0f) * xv[2] + byte_to_float<3>(w, 128.0f) * xv[3]);
+    const uint8_t* qs = b + 2 + 16 * (c % 2);
+    float acc = 0.0f;
+#pragma unroll
+    for (int i = 0; i < 4; ++i) {
+      const uint32_t w = load_u32_a2(qs + 4 * i);
+#pragma unroll
+      for (int j = 0; j < 4; ++j) acc += static_cast<float>(static_cast<int8_t>(w >> (8 * j))) * xv[4 * i + j];
+    }
+    return d * acc;
   }
 };
 
-// Q4_K: 32 lanes per 256-element super-block; lane L reads qs bytes [4L, 4L+4), i.e. sub-block
-// pair j = L/8 at l = 4(L%8): low nibbles are elements 64j + l + [0,4) (sub-block 2j), high
-// nibbles 32 further (sub-block 2j+1). xv: 4 low inputs, 4 high inputs, their two sums.
+// Q4_K: a lane takes 16 bytes of qs = 32 quants: 16 of sub-block 2j (low nibbles, elements
+// 64j+16h+[0,16)) and 16 of sub-block 2j+1 (high nibbles, 32 elements further); 8 lanes
+// cover one 256-element super-block. xv: the 16 low-nibble inputs, then the 16 high.
 template <>
 struct MatvecChunk<GgmlType::Q4_K> {
-  static constexpr int kElems = 8, kXs = kElems + 2;
+  static constexpr int kElems = 32, kXs = kElems;
   __device__ __forceinline__ static void load_x(const float4* x4, int c, float (&xv)[kXs]) {
-    const int L = c % 32;
-    const int base = (c / 32) * 64 + 16 * (L / 8) + (L % 8);  // float4 index of 64j + l
-    const float4 lo = x4[base], hi = x4[base + 8];
-    xv[0] = lo.x; xv[1] = lo.y; xv[2] = lo.z; xv[3] = lo.w;
-    xv[4] = hi.x; xv[5] = hi.y; xv[6] = hi.z; xv[7] = hi.w;
-    xv[8] = (lo.x + lo.y) + (lo.z + lo.w);
-    xv[9] = (hi.x + hi.y) + (hi.z + hi.w);
+    const int t = c % 8;
+    const int base = (c / 8) * 64 + 16 * (t / 2) + 4 * (t % 2);  // float4 index
+#pragma unroll
+    for (int i = 0; i < 4; ++i) {
+      const float4 lo = __ldg(x4 + base + i), hi = __ldg(x4 + base + 8 + i);
+      xv[4 * i] = lo.x; xv[4 * i + 1] = lo.y; xv[4 * i + 2] = lo.z; xv[4 * i + 3] = lo.w;
+      xv[16 + 4 * i] = hi.x; xv[17 + 4 * i] = hi.y; xv[18 + 4 * i] = hi.z; xv[19 + 4 * i] = hi.w;
+    }
   }
   __device__ __forceinline__ static float dot(const uint8_t* row, int c, const float (&xv)[kXs]) {
-    const uint8_t* b = row + (c / 32) * kQ4_KBytes;
-    const int L = c % 32, j = L / 8;
-    const uint4 head = __ldg(reinterpret_cast<const uint4*>(b));  // the same 16 bytes for the warp
-    const uint32_t q = __ldg(reinterpret_cast<const uint32_t*>(b + 16) + L);
+    const uint8_t* b = row + (c / 8) * kQ4_KBytes;
+    const int t = c % 8, j = t / 2, h = t % 2;
+    const uint4 head = __ldg(reinterpret_cast<const uint4*>(b));
+    const uint4 q = __ldg(reinterpret_cast<const uint4*>(b + 16 + 32 * j + 16 * h));
     int sc0, m0, sc1, m1;
     q4k_scale_min(head.y, head.z, head.w, 2 * j, sc0, m0);
     q4k_scale_min(head.y, head.z, head.w, 2 * j + 1, sc1, m1);
-    const uint32_t lo = q & 0x0F0F0F0Fu, hi = (q >> 4) & 0x0F0F0F0Fu;
-    const float dot_lo = byte_to_float<0>(lo, 0.0f) * xv[0] + byte_to_float<1>(lo, 0.0f) * xv[1] +
-                         byte_to_float<2>(lo, 0.0f) * xv[2] + byte_to_float<3>(lo, 0.0f) * xv[3];
-    const float dot_hi = byte_to_float<0>(hi, 0.0f) * xv[4] + byte_to_float<1>(hi, 0.0f) * xv[5] +
-                         byte_to_float<2>(hi, 0.0f) * xv[6] + byte_to_float<3>(hi, 0.0f) * xv[7];
+    const uint32_t qw[4] = {q.x, q.y, q.z, q.w};
+    float dot_lo = 0.0f, dot_hi = 0.0f, sum_lo = 0.0f, sum_hi = 0.0f;
+#pragma unroll
+    for (int i = 0; i < 4; ++i) {
+#pragma unroll
+      for (int k = 0; k < 4; ++k) {
+        dot_lo += static_cast<float>((qw[i] >> (8 * k)) & 0xF) * xv[4 * i + k];
+        dot_hi += static_cast<float>((qw[i] >> (8 * k + 4)) & 0xF) * xv[16 + 4 * i + k];
+        sum_lo += xv[4 * i + k];
+        sum_hi += xv[16 + 4 * i + k];
+      }
+    }
     const float d = f16_bits_to_f32(head.x & 0xFFFF), dmin = f16_bits_to_f32(head.x >> 16);
     // sum_i (d*sc*q_i - dmin*m) x_i = d*sc*dot - dmin*m*sum
     return d * (static_cast<float>(sc0) * dot_lo + static_cast<float>(sc1) * dot_hi) -
-           dmin * (static_cast<float>(m0) * xv[8] + static_cast<float>(m1) * xv[9]);
+           dmin * (static_cast<float>(m0) * sum_lo + static_cast<float>(m1) * sum_hi);
   }
 };
 
-// Q6_K: 32 lanes per super-block; lane L = 16n + 8s + g reads ql bytes [4L, 4L+4) (half n,
-// l = 4g + [0,4), low nibbles quarter s, high nibbles quarter s+2) and the matching 4 bytes
-// of qh: elements 128n + 32s + l and 128n + 32(s+2) + l. xv: 4 inputs of quarter s, then 4
-// of quarter s+2.
+// Q6_K: a lane takes l in [8g, 8g+8) of one 128-element half n and all four quarters q
+// (elements 128n + 32q + l): 8 bytes each of ql[l], ql[l+32], qh[l] → 32 quants with 4
+// scales; 8 lanes per super-block. xv: quarter-major, 8 inputs per quarter.
 template <>
 struct MatvecChunk<GgmlType::Q6_K> {
-  static constexpr int kElems = 8, kXs = kElems;
+  static constexpr int kElems = 32, kXs = kElems;
   __device__ __forceinline__ static void load_x(const float4* x4, int c, float (&xv)[kXs]) {
-    const int L = c % 32;
-    const int base = (c / 32) * 64 + 32 * (L / 16) + 8 * ((L / 8) % 2) + (L % 8);
-    const float4 a = x4[base], b = x4[base + 16];
-    xv[0] = a.x; xv[1] = a.y; xv[2] = a.z; xv[3] = a.w;
-    xv[4] = b.x; xv[5] = b.y; xv[6] = b.z; xv[7] = b.w;
+    const int t = c % 8;
+    const int base = (c / 8) * 64 + 32 * (t / 4) + 2 * (t % 4);  // float4 index of 128n + 8g
+#pragma unroll
+    for (int q = 0; q < 4; ++q)
+#pragma unroll
+      for (int i = 0; i < 2; ++i) {
+        const float4 x = __ldg(x4 + base + 8 * q + i);
+        xv[8 * q + 4 * i] = x.x; xv[8 * q + 4 * i + 1] = x.y;
+        xv[8 * q + 4 * i + 2] = x.z; xv[8 * q + 4 * i + 3] = x.w;
+      }
   }
   __device__ __forceinline__ static float dot(const uint8_t* row, int c, const float (&xv)[kXs]) {
-    const uint8_t* b = row + (c / 32) * kQ6_KBytes;
-    const int L = c % 32, n = L / 16, s = (L / 8) % 2, g = L % 8;
-    const uint32_t ql = load_u32_a2(b + 4 * L);
-    const uint32_t qh = load_u32_a2(b + 128 + 32 * n + 4 * g);
-    // sub-block scales: index 8n + l/16 + 2q with l/16 = g/4
-    const int8_t* sc = reinterpret_cast<const int8_t*>(b + 192 + 8 * n + g / 4);
+    const uint8_t* b = row + (c / 8) * kQ6_KBytes;
+    const int t = c % 8, n = t / 4, g = t % 4;
+    const uint8_t* ql = b + 64 * n + 8 * g;
+    const uint8_t* qh = b + 128 + 32 * n + 8 * g;
+    const uint32_t la[2] = {load_u32_a2(ql), load_u32_a2(ql + 4)};
+    const uint32_t lb[2] = {load_u32_a2(ql + 32), load_u32_a2(ql + 36)};
+    const uint32_t hh[2] = {load_u32_a2(qh), load_u32_a2(qh + 4)};
+    const int8_t* sc = reinterpret_cast<const int8_t*>(b + 192 + 8 * n + g / 2);
     const float d = f16_bits_to_f32(load_u16(b + 208));
-    const int sh_a = 2 * s, sh_b = 2 * (s + 2);
-    const uint32_t qa = (ql & 0x0F0F0F0Fu) | (((qh >> sh_a) & 0x03030303u) << 4);
-    const uint32_t qb = ((ql >> 4) & 0x0F0F0F0Fu) | (((qh >> sh_b) & 0x03030303u) << 4);
-    const float dot_a = byte_to_float<0>(qa, 32.0f) * xv[0] + byte_to_float<1>(qa, 32.0f) * xv[1] +
-                        byte_to_float<2>(qa, 32.0f) * xv[2] + byte_to_float<3>(qa, 32.0f) * xv[3];
-    const float dot_b = byte_to_float<0>(qb, 32.0f) * xv[4] + byte_to_float<1>(qb, 32.0f) * xv[5] +
-                        byte_to_float<2>(qb, 32.0f) * xv[6] + byte_to_float<3>(qb, 32.0f) * xv[7];
-    return d * (static_cast<float>(__ldg(sc + 2 * s)) * dot_a + static_cast<float>(__ldg(sc + 2 * (s + 2))) * dot_b);
+    float acc = 0.0f;
+#pragma unroll
+    for (int q = 0; q < 4; ++q) {
+      const uint32_t* lw = (q % 2) ? lb : la;
+      const int sl = (q / 2) * 4, sh = 2 * q;
+      float part = 0.0f;
+#pragma unroll
+      for (int i = 0; i < 2; ++i) {
+        // Four 6-bit quants at once: low nibbles | high 2 bits << 4, one per byte.
+        const uint32_t q6 = ((lw[i] >> sl) & 0x0F0F0F0Fu) | (((hh[i] >> sh) & 0x03030303u) << 4);
+        part += byte_to_float<0>(q6, 32.0f) * xv[8 * q + 4 * i] + byte_to_float<1>(q6, 32.0f) * xv[8 * q + 4 * i + 1] +
+                byte_to_float<2>(q6, 32.0f) * xv[8 * q + 4 * i + 2] + byte_to_float<3>(q6, 32.0f) * xv[8 * q + 4 * i + 3];
+      }
+      acc += static_cast<float>(__ldg(sc + 2 * q)) * part;
+    }
+    return d * acc;
   }
 };
 

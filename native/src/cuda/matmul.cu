@@ -40,7 +40,6 @@ const char* matmul_kernel_name(MatmulKernel k) {
     case MatmulKernel::Matvec: return "matvec";
     case MatmulKernel::Simt: return "simt";
     case MatmulKernel::Mma: return "mma";
-    case MatmulKernel::MatvecDirect: return "matvec-direct";
   }
   return "?";
 }
@@ -63,9 +62,8 @@ void matmul(const DeviceWeight& w, const float* x, int64_t n, const float* bias,
   if (kernel == MatmulKernel::Auto) kernel = matmul_pick(w, x, n);
   switch (kernel) {
     case MatmulKernel::Matvec:
-    case MatmulKernel::MatvecDirect:
       if (n != 1) fail(ErrorCode::Internal, "cuda matmul: matvec needs a single row");
-      return launch_matvec(w, x, bias, y, stream, kernel == MatmulKernel::Matvec);
+      return launch_matvec(w, x, bias, y, stream);
     case MatmulKernel::Simt: return launch_matmul_simt(w, x, n, bias, y, stream);
     case MatmulKernel::Mma: return launch_matmul_mma(w, x, n, bias, y, stream);
     case MatmulKernel::Auto: break;

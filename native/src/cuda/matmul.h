@@ -1,8 +1,7 @@
 // Matrix products against weights in their stored ggml type: y[n, n_out] = x[n, n_in] W^T
 // (+ bias). Three kernels, one entry that picks (ordered predicates, first match wins):
-//   1. matvec  (n == 1, decode): one warp per 2 weight rows, weights dequantised in
-//      registers, float32 FMA, x staged in shared memory per 16 rows; memory-bound, the
-//      roofline is the weight bytes.
+//   1. matvec  (n == 1, decode): one warp per 2-4 weight rows, weights dequantised in
+//      registers, float32 FMA; the roofline is the weight bytes.
 //   2. simt    (F32 weights, or KOTARO_CUDA_PRECISE_MATMUL=1): 64x64 tiles, float32 FMA.
 //      Exact to float32 rounding: what holds float32 models to the CPU reference.
 //   3. mma     (F16/BF16/Q8_0/Q4_K/Q6_K, n > 1, prefill and vision): tensor cores,
@@ -27,7 +26,7 @@ struct DeviceWeight {
   int64_t n_in = 0, n_out = 0;
 };
 
-enum class MatmulKernel { Auto, Matvec, Simt, Mma, MatvecDirect };  // MatvecDirect: x not staged
+enum class MatmulKernel { Auto, Matvec, Simt, Mma };
 
 // Types the kernels read directly (others are converted at upload).
 bool matmul_type_supported(GgmlType type);
@@ -43,8 +42,7 @@ void matmul(const DeviceWeight& w, const float* x, int64_t n, const float* bias,
             cudaStream_t stream, MatmulKernel kernel = MatmulKernel::Auto);
 
 // The launchers behind it (no checks beyond what each kernel needs).
-void launch_matvec(const DeviceWeight& w, const float* x, const float* bias, float* y, cudaStream_t stream,
-                   bool staged = true);
+void launch_matvec(const DeviceWeight& w, const float* x, const float* bias, float* y, cudaStream_t stream);
 void launch_matmul_simt(const DeviceWeight& w, const float* x, int64_t n, const float* bias, float* y,
                         cudaStream_t stream);
 void launch_matmul_mma(const DeviceWeight& w, const float* x, int64_t n, const float* bias, float* y,
