@@ -24,10 +24,24 @@ if (!process.env.KOTARO_SQLITE_BINDING) {
   process.env.KOTARO_SQLITE_BINDING = app.isPackaged ? packaged : join(here, '..', '..', 'build', 'electron-natives', 'better_sqlite3.node');
 }
 
+const WORKER_SERVICE_NAME = 'Kotaro GPU worker';
+const goneReasons: Record<string, string> = {
+  oom: 'ran out of memory (OOM)',
+  crashed: 'crashed',
+  killed: 'was killed',
+  'launch-failed': 'could not be started',
+  'integrity-failure': 'failed an integrity check',
+  'abnormal-exit': 'exited abnormally',
+};
+let lastWorkerGone: { reason: string; at: number } | null = null;
+app.on('child-process-gone', (_event, details) => {
+  if (details.type === 'Utility' && details.serviceName === WORKER_SERVICE_NAME) lastWorkerGone = { reason: details.reason, at: Date.now() };
+});
+
 const utilityLauncher: WorkerLauncher = {
   launch(entry, env): WorkerProcess {
     const child = utilityProcess.fork(entry, [], {
-      serviceName: 'Kotaro GPU worker',
+      serviceName: WORKER_SERVICE_NAME,
       env: { ...process.env, ...env },
       stdio: 'inherit',
     });
@@ -37,7 +51,16 @@ const utilityLauncher: WorkerLauncher = {
       },
       send: (message) => child.postMessage(message),
       onMessage: (listener) => child.on('message', listener),
-      onExit: (listener) => child.once('exit', (code) => listener({ code, signal: null })),
+      onExit: (listener) =>
+        child.once('exit', (code) => {
+          // Electron tells why a utility process died (OOM, crash) in 'child-process-gone',
+          // which may arrive just after 'exit': wait a moment for it.
+          setTimeout(() => {
+            const gone = lastWorkerGone && Date.now() - lastWorkerGone.at < 2000 ? lastWorkerGone.reason : null;
+            lastWorkerGone = null;
+            listener({ code, signal: null, ...(gone && goneReasons[gone] ? { reason: goneReasons[gone] } : {}) });
+          }, 100);
+        }),
       kill: () => {
         child.kill();
       },

@@ -7,8 +7,15 @@ export interface WorkerProcess {
   send(message: unknown): void;
   onMessage(listener: (message: unknown) => void): void;
   /** Called once when the process ends, for whatever reason. */
-  onExit(listener: (exit: { code: number | null; signal: string | null }) => void): void;
+  onExit(listener: (exit: WorkerExit) => void): void;
   kill(): void;
+}
+
+export interface WorkerExit {
+  code: number | null;
+  signal: string | null;
+  /** Why it ended, in words, when the platform tells (Electron: "ran out of memory"). */
+  reason?: string;
 }
 
 export interface WorkerLauncher {

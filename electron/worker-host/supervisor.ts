@@ -3,7 +3,7 @@
 // backoff so a worker that crashes at start cannot spin. Requests in flight when the worker
 // dies are rejected with the cause (WORKER_CRASHED), so callers can mark their job failed.
 import { EventEmitter } from 'node:events';
-import type { WorkerLauncher, WorkerProcess } from './launcher.js';
+import type { WorkerExit, WorkerLauncher, WorkerProcess } from './launcher.js';
 import { PROTOCOL_VERSION, workerMessage, type WorkerMessage, type WorkerRequest } from '../../gpu-worker/protocol.js';
 import type { EngineBuildInfo, WorkerStatus } from '../contract/bridge.js';
 
@@ -32,7 +32,7 @@ export type RequestWithoutId = DistributiveOmit<WorkerRequest, 'id'>;
 export interface SupervisorEvents {
   status: [WorkerStatus];
   message: [WorkerMessage];
-  crash: [{ code: number | null; signal: string | null; cause: string }];
+  crash: [WorkerExit & { cause: string }];
 }
 
 export class WorkerSupervisor extends EventEmitter<SupervisorEvents> {
@@ -185,10 +185,12 @@ export class WorkerSupervisor extends EventEmitter<SupervisorEvents> {
     this.emit('message', message);
   }
 
-  private onExit(proc: WorkerProcess, exit: { code: number | null; signal: string | null }): void {
+  private onExit(proc: WorkerProcess, exit: WorkerExit): void {
     if (this.proc !== proc) return;
     this.proc = null;
-    const cause = exit.signal ? `the GPU worker was killed by ${exit.signal}` : `the GPU worker exited with code ${exit.code}`;
+    const cause = exit.reason
+      ? `the GPU worker ${exit.reason}`
+      : exit.signal ? `the GPU worker was killed by ${exit.signal}` : `the GPU worker exited with code ${exit.code}`;
     for (const [, p] of this.pending) {
       if (p.timer) clearTimeout(p.timer);
       p.reject(new WorkerError('WORKER_CRASHED', cause));

@@ -21,6 +21,11 @@ namespace kotaro {
 enum class BackendKind { Auto, Cpu, Cuda };
 const char* backend_name(BackendKind kind);  // "auto" | "cpu" | "cuda"
 
+// Element type of the KV cache. Auto: float32 for float32 models (the reference numerics),
+// float16 otherwise (half the memory; its rounding is far below a quantised weight's). The
+// CPU backend always stores float32.
+enum class KvCacheType { Auto, F32, F16 };
+
 struct GpuInfo {
   int index = 0;
   std::string name;
@@ -46,7 +51,11 @@ struct ModelOptions {
   int threads = 0;                // CPU backend threads; 0 = hardware concurrency
   int64_t context_length = 4096;  // tokens the KV cache holds (clamped to the model's)
   uint64_t memory_budget_bytes = 0;  // device bytes the engine may use; 0 = what is free
-                                     // (CPU backend: host bytes for weights + KV caches)
+                                     // (CPU backend: host bytes; 0 = no limit). Model::load
+                                     // refuses, before uploading anything, a model whose
+                                     // weights + one session's KV cache + activations do not
+                                     // fit (OutOfMemory naming each part and what is free).
+  KvCacheType kv_cache_type = KvCacheType::Auto;
   // Image pixel budget for encode_image (transformers' min_pixels/max_pixels).
   int64_t min_pixels = 56 * 56;
   int64_t max_pixels = 28 * 28 * 1280;
@@ -115,6 +124,15 @@ class Model {
   virtual PixelValues preprocess_image(const uint8_t* rgb, int width, int height) const = 0;
   // Vision tower + merger. Throws ModelMismatch without an mmproj.
   virtual ImageEmbeds encode_image(const PixelValues& pixels, const std::atomic<bool>* cancel = nullptr) = 0;
+  // RGB8 → embeddings in one call: the image is uploaded once and preprocessed by the
+  // backend (on the GPU with the CUDA backend; the same values as preprocess_image), then
+  // encoded. `timings`, when given, receives the two stages' wall times.
+  struct EncodeTimings {
+    double preprocess_ms = 0, vision_ms = 0;
+  };
+  virtual ImageEmbeds encode_image_rgb(const uint8_t* rgb, int width, int height,
+                                       const std::atomic<bool>* cancel = nullptr,
+                                       EncodeTimings* timings = nullptr) = 0;
 
   virtual std::unique_ptr<Session> new_session() = 0;
 };
@@ -130,7 +148,8 @@ class Session {
                        const std::vector<const ImageEmbeds*>& images,
                        std::vector<float>* all_logits = nullptr,
                        const std::atomic<bool>* cancel = nullptr) = 0;
-  // Logits after the last token ([n_vocab]).
+  // Logits after the last token ([n_vocab]). They stay in backend memory until asked for:
+  // calling this copies them to the host (once per evaluation).
   virtual const std::vector<float>& last_logits() const = 0;
   // Samples, appends and evaluates up to max_new_tokens tokens; stops at a stop token
   // (which is reported and not evaluated), when the callback returns false, or on cancel

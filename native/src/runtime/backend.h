@@ -33,6 +33,37 @@
 //    fixtures' reference): results must agree with the CPU backend to float32 rounding
 //    (relative ~1e-5 on logits); accumulation order is free.
 //
+// KV cache handle (create_kv_cache, kv_store, attention_kv, kv_truncate)
+//  - A KvCache holds the keys and values of every layer of one sequence, in a layout only
+//    its backend knows (cpu: dense float32 rows per layer; cuda: a pool of fixed-size blocks
+//    found through a block table, float16 or float32). It is created by one backend and
+//    passed back only to that backend (another backend's handle throws Internal).
+//  - Capacity (tokens) = spec.max_tokens, or fewer when spec.budget_bytes holds fewer;
+//    create_kv_cache throws OutOfMemory when not one token fits. kv_cache_bytes(spec) is
+//    what creating it will charge to the kv_cache category (for the up-front check).
+//  - Rows are logical token indices 0..rows()-1. kv_store writes rows [first_row,
+//    first_row + n) of one layer (first_row <= rows(): no holes; rows() grows to the end of
+//    what was written); every layer must be stored before attention_kv reads it.
+//    attention_kv is causal grouped-query attention of q at positions n_past.. over rows
+//    0..n_past+i of one layer (n_past + n <= rows()). kv_truncate(n) forgets rows n.. (the
+//    paged cache returns whole blocks past n to its pool).
+//
+// Sampling, image preprocessing
+//  - sample(): the next token from one row of logits [1, n_vocab] in backend memory, with
+//    the runtime Sampler's parameters and its seeded draws (runtime/sampler.h semantics;
+//    every backend picks the same token for the same logits, seed and history). Only the
+//    token id comes back to the host.
+//  - preprocess_image(): RGB8 (host) → the vision tower's input [grid_h*grid_w, 3*2*P*P]
+//    in backend memory, equal to preprocess_qwen_image() (image/qwen_image_processor.h).
+//
+// Memory planning
+//  - weight_bytes / tensor_bytes / kv_cache_bytes / workspace_bytes say what uploads,
+//    allocs, a KV cache and the backend's own scratch will charge, so that the model can sum
+//    a load before it uploads anything; reserve(plan, what) compares the sum with what is
+//    free in the budget (memory_budget()) and throws OutOfMemory "WHAT needs X MiB (weights
+//    A, KV B, activations C), Y MiB free / budget Z MiB" when it does not fit. A budget of 0
+//    means unlimited (the CPU backend without memory_budget_bytes): reserve() then passes.
+//
 // Threading: a Backend is used by one thread at a time (the engine serialises calls).
 #pragma once
 #include <cstddef>
@@ -44,6 +75,8 @@
 #include "kotaro/engine.h"
 #include "kotaro/error.h"
 #include "kotaro/ggml_types.h"
+#include "image/qwen_image_processor.h"
+#include "runtime/sampler.h"
 
 namespace kotaro {
 
@@ -124,6 +157,63 @@ struct AttentionSpec {
   float scale = 1.0f;
 };
 
+// What a KV cache must hold (see the contract above). type is F32 or F16 (not Auto).
+struct KvCacheSpec {
+  int n_layer = 0, n_kv_head = 0, head_dim = 0;
+  int64_t max_tokens = 0;     // capacity wanted, in tokens
+  uint64_t budget_bytes = 0;  // 0: no byte limit; else capacity = what these bytes hold
+  KvCacheType type = KvCacheType::F32;
+};
+
+// A KV cache for one sequence; opaque outside its backend.
+class KvCache {
+ public:
+  virtual ~KvCache() = default;
+  const KvCacheSpec& spec() const { return spec_; }
+  int64_t capacity() const { return capacity_; }  // tokens
+  int64_t rows() const { return rows_; }          // rows 0..rows()-1 hold keys/values
+
+  // For the backends: the contract's checks (throw Internal naming `op`) and the row count.
+  void check_store(const char* op, int layer, const Tensor& k, const Tensor& v, int64_t first_row) const;
+  void check_attend(const char* op, int layer, const Tensor& q, int64_t n_past, const Tensor& y,
+                    const AttentionSpec& spec) const;
+  void mark_stored(int64_t end_row) { rows_ = end_row > rows_ ? end_row : rows_; }
+  void mark_truncated(int64_t n) { rows_ = n < rows_ ? n : rows_; }
+
+ protected:
+  KvCache(const KvCacheSpec& spec, int64_t capacity) : spec_(spec), capacity_(capacity) {}
+
+ private:
+  KvCacheSpec spec_;
+  int64_t capacity_ = 0;
+  int64_t rows_ = 0;
+};
+
+// The vision tower's input in backend memory and its grid (in patches; grid_t = 1).
+struct PixelTensor {
+  Tensor pixels;  // [grid_h*grid_w, 3*temporal*patch*patch]
+  int grid_t = 1, grid_h = 0, grid_w = 0;
+};
+
+// The largest shapes the backend's own scratch must serve (workspace_bytes()).
+struct WorkspaceShapes {
+  int n_head = 0, n_kv_head = 0, head_dim = 0;  // text attention
+  int64_t max_kv_tokens = 0, max_query_rows = 0;
+  int64_t n_vocab = 0, max_history = 0;            // sampling
+  int64_t image_input_pixels = 0, image_output_pixels = 0;  // preprocessing staging
+};
+
+// Bytes a load or a session will need, by category (reserve()).
+struct MemoryPlan {
+  uint64_t weights = 0, kv_cache = 0, activations = 0;
+  uint64_t total() const { return weights + kv_cache + activations; }
+};
+
+// The budget and what is free in it now. budget == 0: unlimited.
+struct MemoryBudget {
+  uint64_t budget = 0, free = 0;
+};
+
 struct BackendUsage {
   uint64_t bytes[kMemoryCategoryCount] = {0, 0, 0, 0};
   uint64_t device_used = 0, device_total = 0;  // whole device; 0 for host backends
@@ -143,6 +233,18 @@ class Backend {
   virtual void upload(const void* host, const Tensor& dst) = 0;    // dst.bytes() bytes
   virtual void download(const Tensor& src, void* host) = 0;        // src.bytes() bytes
   virtual BackendUsage usage() const = 0;
+  // Returns when every op issued so far has finished (for timing; download() implies it).
+  virtual void synchronize() = 0;
+
+  // --- memory planning (see the contract above)
+  virtual MemoryBudget memory_budget() const = 0;
+  virtual uint64_t weight_bytes(GgmlType type, int64_t n_in, int64_t n_out) const = 0;
+  virtual uint64_t tensor_bytes(int64_t rows, int64_t cols) const = 0;
+  virtual uint64_t kv_cache_bytes(const KvCacheSpec& spec) const = 0;
+  virtual uint64_t workspace_bytes(const WorkspaceShapes& shapes) const = 0;
+  // Throws OutOfMemory naming the plan's parts, what is free and the budget when the plan
+  // does not fit in what is free now.
+  void reserve(const MemoryPlan& plan, const std::string& what) const;
 
   // --- ops (shapes: [rows, cols]; n = rows of the activation)
   // y[n, n_out] = x[n, n_in] * W^T (+ bias[1, n_out]).
@@ -164,12 +266,27 @@ class Backend {
   virtual void copy_rows(const Tensor& src, const Tensor& dst, int64_t dst_row) = 0;
   // In place on x [n, n_heads*head_dim]; pos: I32 [axes, n] (see RopeSpec).
   virtual void rope(const Tensor& x, const Tensor& pos, const RopeSpec& spec) = 0;
-  // Causal attention over a KV cache. q [n, n_head*hd]; k_cache, v_cache [capacity,
+  // Causal attention over dense key/value rows (the CPU KvCache's storage; the model uses
+  // attention_kv). q [n, n_head*hd]; k_cache, v_cache [capacity,
   // n_kv_head*hd] hold rows 0..n_past+n-1 valid (this step's k/v already copied in).
   // Query i sits at sequence index n_past + i and attends to cache rows 0..n_past+i.
   // y [n, n_head*hd].
   virtual void attention_causal(const Tensor& q, const Tensor& k_cache, const Tensor& v_cache,
                                 int64_t n_past, const Tensor& y, const AttentionSpec& spec) = 0;
+  // --- KV cache (see the contract above)
+  virtual std::unique_ptr<KvCache> create_kv_cache(const KvCacheSpec& spec) = 0;
+  // k, v [n, n_kv_head*head_dim] → rows [first_row, first_row + n) of `layer`.
+  virtual void kv_store(KvCache& cache, int layer, const Tensor& k, const Tensor& v, int64_t first_row) = 0;
+  // q, y [n, n_head*head_dim]; query i at position n_past + i attends rows 0..n_past+i.
+  virtual void attention_kv(const Tensor& q, const KvCache& cache, int layer, int64_t n_past, const Tensor& y,
+                            const AttentionSpec& spec) = 0;
+  virtual void kv_truncate(KvCache& cache, int64_t n_tokens) = 0;
+
+  // --- sampling and image preprocessing (see the contract above)
+  virtual int32_t sample(const Tensor& logits_row, Sampler& sampler, const std::vector<int32_t>& history) = 0;
+  virtual PixelTensor preprocess_image(const uint8_t* rgb, int width, int height,
+                                       const ImageProcessorConfig& cfg) = 0;
+
   // Non-causal attention within segments: rows [bounds[s], bounds[s+1]) attend only to each
   // other. bounds (host) starts at 0, is non-decreasing and ends at n. q, k, v, y [n, H*hd],
   // n_kv_head == n_head.
@@ -178,8 +295,9 @@ class Backend {
                                   const AttentionSpec& spec) = 0;
 };
 
-// CPU reference backend (src/cpu/). threads <= 0: hardware concurrency.
-std::unique_ptr<Backend> make_cpu_backend(int threads);
+// CPU reference backend (src/cpu/). threads <= 0: hardware concurrency. memory_budget_bytes:
+// host bytes reserve() allows (0 = unlimited).
+std::unique_ptr<Backend> make_cpu_backend(int threads, uint64_t memory_budget_bytes = 0);
 
 #if KOTARO_HAS_CUDA
 // CUDA backend hooks, implemented in src/cuda/ when the CUDA backend is compiled in.
@@ -193,5 +311,8 @@ void cuda_fill_build_info(BuildInfo& info);
 
 // Shape checks shared by the backends (throw Internal with the op name).
 void check_shape(const char* op, const Tensor& t, int64_t rows, int64_t cols, DType dtype);
+
+// "12.3 MiB", for memory messages.
+std::string format_mib(uint64_t bytes);
 
 }  // namespace kotaro
