@@ -17,7 +17,7 @@
 //         or error {id, error:{code:'CANCELLED'|'IMAGE_*'|'NO_MODEL'|…}}
 //   main → job.cancel {id, jobId} is answered with ack at once; the job then ends with CANCELLED.
 import { s, type Infer } from '../electron/contract/schema.js';
-import { engineBuildInfo, jobTimings, telemetrySample, type Settings } from '../electron/contract/bridge.js';
+import { analysisSettingsFields, engineBuildInfo, jobTimings, telemetrySample, type Settings } from '../electron/contract/bridge.js';
 
 /** Bumped on any incompatible change; main refuses a worker that answers another version. */
 export const PROTOCOL_VERSION = 1;
@@ -54,18 +54,7 @@ export type ModelLoadOptions = Infer<typeof modelLoadOptions>;
 
 /** The settings one analysis job uses: a subset of the app's settings (same names and ranges). */
 export const analysisSettings = s.object({
-  temperature: s.number({ min: 0, max: 2 }),
-  topP: s.number({ min: 0, max: 1 }),
-  topK: s.number({ int: true, min: 0, max: 1000 }),
-  minP: s.number({ min: 0, max: 1 }),
-  repetitionPenalty: s.number({ min: 1, max: 2 }),
-  /** Per answer (description, and the comments together). */
-  maxNewTokens: s.number({ int: true, min: 16, max: 4096 }),
-  /** The decoded image is scaled so its longest side is at most this, before the engine's smart resize. */
-  maxImageSide: s.number({ int: true, min: 112, max: 2048 }),
-  commentTone: s.enum(['friendly', 'casual', 'professional', 'playful', 'poetic'] as const),
-  commentCount: s.number({ int: true, min: 1, max: 10 }),
-  outputLanguage: s.enum(['ja', 'en'] as const),
+  ...analysisSettingsFields,
   /** Sampling seed; absent = a fresh random seed per job. */
   seed: s.optional(s.number({ int: true, min: 0 })),
 });

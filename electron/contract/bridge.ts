@@ -130,17 +130,24 @@ export const modelStatus = s.object({
 export type ModelStatus = Infer<typeof modelStatus>;
 
 // ---- settings ----
-export const settings = s.object({
+/** The fields one analysis job uses; shared with the worker protocol (same names and ranges). */
+export const analysisSettingsFields = {
   temperature: s.number({ min: 0, max: 2 }),
   topP: s.number({ min: 0, max: 1 }),
   topK: s.number({ int: true, min: 0, max: 1000 }),
   minP: s.number({ min: 0, max: 1 }),
   repetitionPenalty: s.number({ min: 1, max: 2 }),
+  /** Per answer (description, and the comments together). */
   maxNewTokens: s.number({ int: true, min: 16, max: 4096 }),
+  /** The decoded image is scaled so its longest side is at most this, before the engine's smart resize. */
   maxImageSide: s.number({ int: true, min: 112, max: 2048 }),
   commentTone: s.enum(['friendly', 'casual', 'professional', 'playful', 'poetic'] as const),
   commentCount: s.number({ int: true, min: 1, max: 10 }),
   outputLanguage: s.enum(['ja', 'en'] as const),
+};
+
+export const settings = s.object({
+  ...analysisSettingsFields,
   uiLanguage: s.enum(['system', 'ja', 'en'] as const),
   vramBudgetMB: s.number({ int: true, min: 0 }),       // 0 = automatic
   contextLength: s.number({ int: true, min: 512, max: 32768 }),

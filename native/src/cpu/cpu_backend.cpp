@@ -40,11 +40,11 @@ void* host_alloc(size_t bytes, const char* what) {
 
 }  // namespace
 
-CpuBackend::CpuBackend(int threads)
-    : counters_(std::make_shared<CpuMemoryCounters>()), pool_(threads) {}
+CpuBackend::CpuBackend(int threads, uint64_t memory_budget_bytes)
+    : counters_(std::make_shared<CpuMemoryCounters>()), pool_(threads), budget_(memory_budget_bytes) {}
 
-std::unique_ptr<Backend> make_cpu_backend(int threads) {
-  return std::make_unique<CpuBackend>(threads);
+std::unique_ptr<Backend> make_cpu_backend(int threads, uint64_t memory_budget_bytes) {
+  return std::make_unique<CpuBackend>(threads, memory_budget_bytes);
 }
 
 Tensor CpuBackend::alloc(DType dtype, int64_t rows, int64_t cols, MemoryCategory category) {
@@ -97,6 +97,44 @@ BackendUsage CpuBackend::usage() const {
   BackendUsage u;
   for (int i = 0; i < kMemoryCategoryCount; ++i) u.bytes[i] = counters_->bytes[i].load();
   return u;
+}
+
+MemoryBudget CpuBackend::memory_budget() const {
+  MemoryBudget b;
+  b.budget = budget_;
+  uint64_t used = 0;
+  for (const auto& c : counters_->bytes) used += c.load();
+  b.free = budget_ > used ? budget_ - used : 0;
+  return b;
+}
+
+// Weights stay in the file's mapping in their stored type (counted at their file size).
+uint64_t CpuBackend::weight_bytes(GgmlType type, int64_t n_in, int64_t n_out) const {
+  return static_cast<uint64_t>(row_size(type, n_in)) * static_cast<uint64_t>(n_out);
+}
+
+uint64_t CpuBackend::tensor_bytes(int64_t rows, int64_t cols) const {
+  return static_cast<uint64_t>(rows) * static_cast<uint64_t>(cols) * 4;
+}
+
+int32_t CpuBackend::sample(const Tensor& logits_row, Sampler& sampler, const std::vector<int32_t>& history) {
+  if (logits_row.empty() || logits_row.rows != 1 || logits_row.dtype != DType::F32 || logits_row.cols <= 0)
+    fail(ErrorCode::Internal, "sample: expected one f32 row of logits");
+  std::vector<float> logits(static_cast<size_t>(logits_row.cols));
+  download(logits_row, logits.data());
+  return sampler.sample(std::move(logits), history);
+}
+
+PixelTensor CpuBackend::preprocess_image(const uint8_t* rgb, int width, int height, const ImageProcessorConfig& cfg) {
+  const PixelValues px = preprocess_qwen_image(rgb, width, height, cfg);
+  PixelTensor t;
+  t.grid_t = px.grid_t;
+  t.grid_h = px.grid_h;
+  t.grid_w = px.grid_w;
+  const int64_t rows = int64_t(px.grid_t) * px.grid_h * px.grid_w;
+  t.pixels = alloc(DType::F32, rows, rows ? static_cast<int64_t>(px.data.size()) / rows : 0, MemoryCategory::Activations);
+  upload(px.data.data(), t.pixels);
+  return t;
 }
 
 float dot_f32(const float* a, const float* b, int64_t n) {

@@ -19,7 +19,7 @@ struct CpuMemoryCounters {
 
 class CpuBackend final : public Backend {
  public:
-  explicit CpuBackend(int threads);
+  CpuBackend(int threads, uint64_t memory_budget_bytes);
   std::string name() const override { return "cpu"; }
 
   Tensor alloc(DType dtype, int64_t rows, int64_t cols, MemoryCategory category) override;
@@ -28,6 +28,13 @@ class CpuBackend final : public Backend {
   void upload(const void* host, const Tensor& dst) override;
   void download(const Tensor& src, void* host) override;
   BackendUsage usage() const override;
+  void synchronize() override {}
+
+  MemoryBudget memory_budget() const override;
+  uint64_t weight_bytes(GgmlType type, int64_t n_in, int64_t n_out) const override;
+  uint64_t tensor_bytes(int64_t rows, int64_t cols) const override;
+  uint64_t kv_cache_bytes(const KvCacheSpec& spec) const override;
+  uint64_t workspace_bytes(const WorkspaceShapes&) const override { return 0; }
 
   void matmul(const Tensor& x, const Weight& w, const Tensor* bias, const Tensor& y) override;
   void rmsnorm(const Tensor& x, const Tensor& weight, float eps, const Tensor& y) override;
@@ -44,11 +51,23 @@ class CpuBackend final : public Backend {
                           const std::vector<int32_t>& bounds, const Tensor& y,
                           const AttentionSpec& spec) override;
 
+  // KV cache: dense float32 rows per layer (cpu_kv_cache.cpp).
+  std::unique_ptr<KvCache> create_kv_cache(const KvCacheSpec& spec) override;
+  void kv_store(KvCache& cache, int layer, const Tensor& k, const Tensor& v, int64_t first_row) override;
+  void attention_kv(const Tensor& q, const KvCache& cache, int layer, int64_t n_past, const Tensor& y,
+                    const AttentionSpec& spec) override;
+  void kv_truncate(KvCache& cache, int64_t n_tokens) override;
+
+  // The runtime Sampler on the row, and the CPU image processor + a copy into a tensor.
+  int32_t sample(const Tensor& logits_row, Sampler& sampler, const std::vector<int32_t>& history) override;
+  PixelTensor preprocess_image(const uint8_t* rgb, int width, int height, const ImageProcessorConfig& cfg) override;
+
   ThreadPool& pool() { return pool_; }
 
  private:
   std::shared_ptr<CpuMemoryCounters> counters_;
   ThreadPool pool_;
+  uint64_t budget_ = 0;
 };
 
 // Dot product of two float32 vectors with eight independent partial sums (vectorisable,

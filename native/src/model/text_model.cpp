@@ -60,8 +60,16 @@ TextConfig TextConfig::from_gguf(const GgufFile& f) {
   return c;
 }
 
-TextModel::TextModel(const GgufFile& file, Backend& backend) : cfg_(TextConfig::from_gguf(file)), backend_(backend) {
-  WeightLoader w(file, backend);
+TextModel::TextModel(const GgufFile& file, Backend& backend) : TextModel(file, backend, WeightLoader(file, backend)) {}
+
+uint64_t TextModel::weight_bytes(const GgufFile& file, Backend& backend) {
+  uint64_t bytes = 0;
+  TextModel plan(file, backend, WeightLoader(file, backend, &bytes));
+  return bytes;
+}
+
+TextModel::TextModel(const GgufFile& file, Backend& backend, const WeightLoader& w)
+    : cfg_(TextConfig::from_gguf(file)), backend_(backend) {
   const int64_t d = cfg_.n_embd, kv = cfg_.n_head_kv * cfg_.head_dim, ff = cfg_.n_ff;
   token_embd_ = w.matrix("token_embd.weight", d, cfg_.n_vocab);
   output_ = cfg_.tied_output ? token_embd_ : w.matrix("output.weight", d, cfg_.n_vocab);
@@ -85,15 +93,23 @@ TextModel::TextModel(const GgufFile& file, Backend& backend) : cfg_(TextConfig::
   }
 }
 
-KvCache TextModel::new_cache(int64_t capacity) const {
-  KvCache c;
-  c.capacity = capacity;
-  const int64_t cols = cfg_.n_head_kv * cfg_.head_dim;
-  for (int64_t l = 0; l < cfg_.n_layer; ++l) {
-    c.k.push_back(backend_.alloc(DType::F32, capacity, cols, MemoryCategory::KvCache));
-    c.v.push_back(backend_.alloc(DType::F32, capacity, cols, MemoryCategory::KvCache));
-  }
-  return c;
+KvCacheSpec TextModel::kv_spec(int64_t max_tokens, KvCacheType type) const {
+  KvCacheSpec s;
+  s.n_layer = static_cast<int>(cfg_.n_layer);
+  s.n_kv_head = static_cast<int>(cfg_.n_head_kv);
+  s.head_dim = static_cast<int>(cfg_.head_dim);
+  s.max_tokens = max_tokens;
+  s.type = type;
+  return s;
+}
+
+uint64_t TextModel::activation_bytes(const TextConfig& c, const Backend& b, int64_t n) {
+  // As forward() and EngineSession::evaluate() allocate them: ids, positions, x, image rows,
+  // h, q, attn, o [n, d]; k, v [n, kv]; gate, up [n, ff]; the last row's norm and logits,
+  // and the session's copy of that logits row.
+  const int64_t d = c.n_embd, kv = c.n_head_kv * c.head_dim;
+  return b.tensor_bytes(1, n) + b.tensor_bytes(3, n) + 6 * b.tensor_bytes(n, d) + 2 * b.tensor_bytes(n, kv) +
+         2 * b.tensor_bytes(n, c.n_ff) + b.tensor_bytes(1, d) + 2 * b.tensor_bytes(1, c.n_vocab);
 }
 
 Tensor TextModel::embed(const std::vector<int32_t>& tokens) const {
@@ -110,9 +126,12 @@ Tensor TextModel::forward(const Tensor& x, const Tensor& pos, KvCache& cache, in
   const int64_t n = x.rows, d = cfg_.n_embd, kv = cfg_.n_head_kv * cfg_.head_dim, ff = cfg_.n_ff;
   check_shape("text forward input", x, n, d, DType::F32);
   check_shape("text forward positions", pos, 3, n, DType::I32);
-  if (n_past < 0 || n_past + n > cache.capacity)
+  if (n_past != cache.rows())
+    fail(ErrorCode::Internal, "text forward: at position " + std::to_string(n_past) + " but the KV cache holds " +
+                                  std::to_string(cache.rows()) + " rows");
+  if (n_past + n > cache.capacity())
     fail(ErrorCode::InvalidArgument, "the sequence (" + std::to_string(n_past + n) +
-                                         " tokens) exceeds the context length " + std::to_string(cache.capacity));
+                                         " tokens) exceeds the context length " + std::to_string(cache.capacity()));
   auto act = [&](int64_t rows, int64_t cols) { return backend_.alloc(DType::F32, rows, cols, MemoryCategory::Activations); };
   Tensor h = act(n, d), q = act(n, d), k = act(n, kv), v = act(n, kv), attn = act(n, d), o = act(n, d);
   Tensor gate = act(n, ff), up = act(n, ff);
@@ -140,9 +159,8 @@ Tensor TextModel::forward(const Tensor& x, const Tensor& pos, KvCache& cache, in
     backend_.matmul(h, L.wv, L.bv.empty() ? nullptr : &L.bv, v);
     backend_.rope(q, pos, rope);
     backend_.rope(k, pos, rope_k);
-    backend_.copy_rows(k, cache.k[l], n_past);
-    backend_.copy_rows(v, cache.v[l], n_past);
-    backend_.attention_causal(q, cache.k[l], cache.v[l], n_past, attn, as);
+    backend_.kv_store(cache, static_cast<int>(l), k, v, n_past);
+    backend_.attention_kv(q, cache, static_cast<int>(l), n_past, attn, as);
     backend_.matmul(attn, L.wo, nullptr, o);
     backend_.add(x, o, x);
     backend_.rmsnorm(x, L.ffn_norm, cfg_.rms_eps, h);

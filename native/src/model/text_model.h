@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "kotaro/gguf.h"
+#include "model/weight_loader.h"
 #include "runtime/backend.h"
 
 namespace kotaro {
@@ -22,28 +23,29 @@ struct TextConfig {
   static TextConfig from_gguf(const GgufFile& file);
 };
 
-// Keys and values of every layer: [capacity, n_head_kv * head_dim] float32 per layer.
-struct KvCache {
-  std::vector<Tensor> k, v;
-  int64_t capacity = 0;
-};
-
 class TextModel {
  public:
   TextModel(const GgufFile& file, Backend& backend);
   const TextConfig& config() const { return cfg_; }
 
-  KvCache new_cache(int64_t capacity) const;
+  // Bytes the weights will take in `backend` (checks every tensor, uploads nothing).
+  static uint64_t weight_bytes(const GgufFile& file, Backend& backend);
+  // Bytes of the activations one forward pass of `batch` tokens allocates (last-row logits).
+  static uint64_t activation_bytes(const TextConfig& cfg, const Backend& backend, int64_t batch);
+  // The KV cache this model needs for `max_tokens` tokens of `type` (F32 or F16).
+  KvCacheSpec kv_spec(int64_t max_tokens, KvCacheType type) const;
+
   // token ids (host) -> embeddings [n, n_embd] in backend memory.
   Tensor embed(const std::vector<int32_t>& tokens) const;
   // Runs the layers over x [n, n_embd] (overwritten) with M-RoPE positions pos (I32 [3, n]),
-  // appending their keys/values to `cache` at rows n_past..n_past+n-1. Returns logits
-  // [n, n_vocab] when all_logits, else [1, n_vocab] for the last row only. Checks `cancel`
-  // between layers (throws Cancelled).
+  // storing their keys/values in `cache` at rows n_past..n_past+n-1 (cache.rows() must be
+  // n_past). Returns logits [n, n_vocab] when all_logits, else [1, n_vocab] for the last row
+  // only. Checks `cancel` between layers (throws Cancelled).
   Tensor forward(const Tensor& x, const Tensor& pos, KvCache& cache, int64_t n_past, bool all_logits,
                  const std::atomic<bool>* cancel) const;
 
  private:
+  TextModel(const GgufFile& file, Backend& backend, const WeightLoader& w);
   struct Layer {
     Tensor attn_norm, ffn_norm;
     Weight wq, wk, wv, wo, w_gate, w_up, w_down;

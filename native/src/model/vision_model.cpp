@@ -56,8 +56,17 @@ VisionConfig VisionConfig::from_gguf(const GgufFile& f) {
   return c;
 }
 
-VisionModel::VisionModel(const GgufFile& file, Backend& backend) : cfg_(VisionConfig::from_gguf(file)), backend_(backend) {
-  WeightLoader w(file, backend);
+VisionModel::VisionModel(const GgufFile& file, Backend& backend)
+    : VisionModel(file, backend, WeightLoader(file, backend)) {}
+
+uint64_t VisionModel::weight_bytes(const GgufFile& file, Backend& backend) {
+  uint64_t bytes = 0;
+  VisionModel plan(file, backend, WeightLoader(file, backend, &bytes));
+  return bytes;
+}
+
+VisionModel::VisionModel(const GgufFile& file, Backend& backend, const WeightLoader& w)
+    : cfg_(VisionConfig::from_gguf(file)), backend_(backend) {
   const int64_t d = cfg_.n_embd, ff = cfg_.n_ff, P = cfg_.patch_size, C = cfg_.channels;
   const int64_t unit = int64_t(cfg_.merge_size) * cfg_.merge_size;
 
@@ -68,17 +77,21 @@ VisionModel::VisionModel(const GgufFile& file, Backend& backend) : cfg_(VisionCo
     fail(ErrorCode::ModelMismatch, "'" + file.path() + "': tensor 'v.patch_embd.weight.1' (second temporal slice) is missing");
   if (w.has("v.patch_embd.bias"))
     fail(ErrorCode::ModelMismatch, "'" + file.path() + "': unexpected 'v.patch_embd.bias' for Qwen2.5-VL");
-  const std::vector<float> s0 = w.host_floats("v.patch_embd.weight", {P, P, C, d});
-  const std::vector<float> s1 = w.host_floats("v.patch_embd.weight.1", {P, P, C, d});
+  w.check("v.patch_embd.weight", {P, P, C, d});
+  w.check("v.patch_embd.weight.1", {P, P, C, d});
   const int64_t pd = cfg_.patch_dim(), pp = P * P;
-  std::vector<float> kernel(static_cast<size_t>(d * pd));
-  for (int64_t o = 0; o < d; ++o)
-    for (int64_t c = 0; c < C; ++c)
-      for (int64_t i = 0; i < pp; ++i) {
-        kernel[o * pd + c * 2 * pp + i] = s0[(o * C + c) * pp + i];
-        kernel[o * pd + c * 2 * pp + pp + i] = s1[(o * C + c) * pp + i];
-      }
-  patch_embd_ = backend.upload_weight("v.patch_embd.weight", GgmlType::F32, pd, d, kernel.data(), nullptr);
+  patch_embd_ = w.f32_matrix("v.patch_embd.weight", pd, d, [&] {
+    const std::vector<float> s0 = w.host_floats("v.patch_embd.weight", {P, P, C, d});
+    const std::vector<float> s1 = w.host_floats("v.patch_embd.weight.1", {P, P, C, d});
+    std::vector<float> kernel(static_cast<size_t>(d * pd));
+    for (int64_t o = 0; o < d; ++o)
+      for (int64_t c = 0; c < C; ++c)
+        for (int64_t i = 0; i < pp; ++i) {
+          kernel[o * pd + c * 2 * pp + i] = s0[(o * C + c) * pp + i];
+          kernel[o * pd + c * 2 * pp + pp + i] = s1[(o * C + c) * pp + i];
+        }
+    return kernel;
+  });
 
   for (int64_t l = 0; l < cfg_.n_layer; ++l) {
     const std::string p = "v.blk." + std::to_string(l) + ".";
@@ -108,18 +121,43 @@ VisionModel::VisionModel(const GgufFile& file, Backend& backend) : cfg_(VisionCo
   mm2_b_ = w.vector("mm.2.bias", cfg_.projection_dim);
 }
 
+uint64_t VisionModel::activation_bytes(const VisionConfig& c, const Backend& b, int64_t n) {
+  // As encode() allocates them: pixels [n, pd]; embedded, x, h, q, k, v, attn, o [n, d];
+  // gate, up [n, ff]; window/reverse indices and positions; the merger's mid [n/4, 4d],
+  // out and raster [n/4, proj]; the segment bounds (at most one per merged window).
+  const int64_t d = c.n_embd, m = n / (int64_t(c.merge_size) * c.merge_size);
+  return b.tensor_bytes(n, c.patch_dim()) + 8 * b.tensor_bytes(n, d) + 2 * b.tensor_bytes(n, c.n_ff) +
+         2 * b.tensor_bytes(1, m) + b.tensor_bytes(2, n) + b.tensor_bytes(m, 4 * d) +
+         2 * b.tensor_bytes(m, c.projection_dim) + b.tensor_bytes(1, m + 2);
+}
+
 ImageEmbeds VisionModel::encode(const PixelValues& pixels, const std::atomic<bool>* cancel) const {
+  const int64_t n = int64_t(pixels.grid_t) * pixels.grid_h * pixels.grid_w, pd = cfg_.patch_dim();
+  if (pixels.grid_t <= 0 || pixels.grid_h <= 0 || pixels.grid_w <= 0)
+    fail(ErrorCode::InvalidArgument, "pixel values: the grid must be positive");
+  if (static_cast<int64_t>(pixels.data.size()) != n * pd)
+    fail(ErrorCode::InvalidArgument, "pixel values hold " + std::to_string(pixels.data.size()) + " floats, expected " +
+                                         std::to_string(n) + " patches x " + std::to_string(pd));
+  make_vision_layout(pixels.grid_t, pixels.grid_h, pixels.grid_w, cfg_.merge_size, cfg_.patch_size,
+                     cfg_.window_px);  // validates the grid before anything is allocated
+  PixelTensor t;
+  t.grid_t = pixels.grid_t;
+  t.grid_h = pixels.grid_h;
+  t.grid_w = pixels.grid_w;
+  t.pixels = backend_.alloc(DType::F32, n, pd, MemoryCategory::Activations);
+  backend_.upload(pixels.data.data(), t.pixels);
+  return encode(t, cancel);
+}
+
+ImageEmbeds VisionModel::encode(const PixelTensor& pixels, const std::atomic<bool>* cancel) const {
   const VisionLayout lay = make_vision_layout(pixels.grid_t, pixels.grid_h, pixels.grid_w, cfg_.merge_size,
                                               cfg_.patch_size, cfg_.window_px);
   const int64_t n = lay.n_patches, d = cfg_.n_embd, ff = cfg_.n_ff, pd = cfg_.patch_dim();
   const int64_t unit = int64_t(cfg_.merge_size) * cfg_.merge_size, m = lay.n_merged;
-  if (static_cast<int64_t>(pixels.data.size()) != n * pd)
-    fail(ErrorCode::InvalidArgument, "pixel values hold " + std::to_string(pixels.data.size()) + " floats, expected " +
-                                         std::to_string(n) + " patches x " + std::to_string(pd));
+  check_shape("vision pixels", pixels.pixels, n, pd, DType::F32);
   auto act = [&](DType t, int64_t rows, int64_t cols) { return backend_.alloc(t, rows, cols, MemoryCategory::Activations); };
 
-  Tensor pix = act(DType::F32, n, pd);
-  backend_.upload(pixels.data.data(), pix);
+  const Tensor& pix = pixels.pixels;
   Tensor embedded = act(DType::F32, n, d);
   backend_.matmul(pix, patch_embd_, nullptr, embedded);
 

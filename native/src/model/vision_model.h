@@ -9,6 +9,7 @@
 
 #include "kotaro/engine.h"
 #include "kotaro/gguf.h"
+#include "model/weight_loader.h"
 #include "runtime/backend.h"
 
 namespace kotaro {
@@ -35,11 +36,19 @@ class VisionModel {
   VisionModel(const GgufFile& file, Backend& backend);
   const VisionConfig& config() const { return cfg_; }
 
-  // pixels: [grid_t*grid_h*grid_w, patch_dim] in the image processor's patch order.
+  // Bytes the weights will take in `backend` (checks every tensor, uploads nothing).
+  static uint64_t weight_bytes(const GgufFile& file, Backend& backend);
+  // Bytes of the activations encode() allocates for an image of n_patches 14-px patches.
+  static uint64_t activation_bytes(const VisionConfig& cfg, const Backend& backend, int64_t n_patches);
+
+  // pixels: [grid_t*grid_h*grid_w, patch_dim] in the image processor's patch order (host).
   // Returns [n_merged, projection_dim] in raster order of the merged grid (host memory).
   ImageEmbeds encode(const PixelValues& pixels, const std::atomic<bool>* cancel) const;
+  // The same from pixel rows already in backend memory (Backend::preprocess_image).
+  ImageEmbeds encode(const PixelTensor& pixels, const std::atomic<bool>* cancel) const;
 
  private:
+  VisionModel(const GgufFile& file, Backend& backend, const WeightLoader& w);
   struct Layer {
     Tensor ln1, ln2;
     Weight wq, wk, wv, wo, w_gate, w_up, w_down;

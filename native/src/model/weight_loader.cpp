@@ -27,6 +27,10 @@ const GgufTensor& WeightLoader::checked(const std::string& name, const int64_t (
 
 Weight WeightLoader::matrix(const std::string& name, int64_t n_in, int64_t n_out) const {
   const GgufTensor& t = checked(name, {n_in, n_out, 1, 1});
+  if (plan_) {
+    *plan_ += backend_.weight_bytes(t.type, n_in, n_out);
+    return Weight();
+  }
   return backend_.upload_weight(name, t.type, n_in, n_out, t.data, file_.mapping());
 }
 
@@ -39,7 +43,24 @@ std::vector<float> WeightLoader::host_floats(const std::string& name, const int6
   return out;
 }
 
+Weight WeightLoader::f32_matrix(const std::string& name, int64_t n_in, int64_t n_out,
+                               const std::function<std::vector<float>()>& build) const {
+  if (plan_) {
+    *plan_ += backend_.weight_bytes(GgmlType::F32, n_in, n_out);
+    return Weight();
+  }
+  const std::vector<float> values = build();
+  if (static_cast<int64_t>(values.size()) != n_in * n_out)
+    fail(ErrorCode::Internal, "f32_matrix '" + name + "': built the wrong number of values");
+  return backend_.upload_weight(name, GgmlType::F32, n_in, n_out, values.data(), nullptr);
+}
+
 Tensor WeightLoader::vector(const std::string& name, int64_t n) const {
+  if (plan_) {
+    checked(name, {n, 1, 1, 1});
+    *plan_ += backend_.tensor_bytes(1, n);
+    return Tensor();
+  }
   std::vector<float> v = host_floats(name, {n, 1, 1, 1});
   Tensor t = backend_.alloc(DType::F32, 1, n, MemoryCategory::Weights);
   backend_.upload(v.data(), t);

@@ -1,6 +1,7 @@
 // Tensor handle helpers and shape checks shared by every backend (see backend.h).
 #include "runtime/backend.h"
 
+#include <cstdio>
 #include <string>
 
 namespace kotaro {
@@ -45,6 +46,50 @@ void check_shape(const char* op, const Tensor& t, int64_t rows, int64_t cols, DT
              (t.empty() ? std::string("none")
                         : std::string(t.dtype == DType::F32 ? "f32" : "i32") + " [" +
                               std::to_string(t.rows) + ", " + std::to_string(t.cols) + "]"));
+}
+
+std::string format_mib(uint64_t bytes) {
+  char buf[40];
+  std::snprintf(buf, sizeof buf, "%.1f MiB", static_cast<double>(bytes) / (1024.0 * 1024.0));
+  return buf;
+}
+
+void Backend::reserve(const MemoryPlan& plan, const std::string& what) const {
+  const MemoryBudget b = memory_budget();
+  if (b.budget == 0 || plan.total() <= b.free) return;
+  fail(ErrorCode::OutOfMemory, what + " needs " + format_mib(plan.total()) + " (weights " + format_mib(plan.weights) +
+                                   ", KV " + format_mib(plan.kv_cache) + ", activations " +
+                                   format_mib(plan.activations) + "), " + format_mib(b.free) + " free / budget " +
+                                   format_mib(b.budget) + " (" + name() + " backend)");
+}
+
+void KvCache::check_store(const char* op, int layer, const Tensor& k, const Tensor& v, int64_t first_row) const {
+  const int64_t cols = int64_t(spec_.n_kv_head) * spec_.head_dim;
+  check_shape(op, k, k.rows, cols, DType::F32);
+  check_shape(op, v, k.rows, cols, DType::F32);
+  if (layer < 0 || layer >= spec_.n_layer)
+    fail(ErrorCode::Internal, std::string(op) + ": layer " + std::to_string(layer) + " of " +
+                                  std::to_string(spec_.n_layer));
+  if (first_row < 0 || first_row > rows_ || first_row + k.rows > capacity_)
+    fail(ErrorCode::Internal, std::string(op) + ": rows [" + std::to_string(first_row) + ", " +
+                                  std::to_string(first_row + k.rows) + ") with " + std::to_string(rows_) +
+                                  " stored and a capacity of " + std::to_string(capacity_));
+}
+
+void KvCache::check_attend(const char* op, int layer, const Tensor& q, int64_t n_past, const Tensor& y,
+                           const AttentionSpec& spec) const {
+  if (spec.n_kv_head != spec_.n_kv_head || spec.head_dim != spec_.head_dim || spec.n_head <= 0 ||
+      spec.n_head % spec.n_kv_head != 0)
+    fail(ErrorCode::Internal, std::string(op) + ": heads do not match the KV cache");
+  const int64_t cols = int64_t(spec.n_head) * spec.head_dim;
+  check_shape(op, q, q.rows, cols, DType::F32);
+  check_shape(op, y, q.rows, cols, DType::F32);
+  if (layer < 0 || layer >= spec_.n_layer)
+    fail(ErrorCode::Internal, std::string(op) + ": layer " + std::to_string(layer) + " of " +
+                                  std::to_string(spec_.n_layer));
+  if (n_past < 0 || n_past + q.rows > rows_)
+    fail(ErrorCode::Internal, std::string(op) + ": queries up to row " + std::to_string(n_past + q.rows) + " but " +
+                                  std::to_string(rows_) + " rows are stored");
 }
 
 }  // namespace kotaro

@@ -86,6 +86,8 @@ Sampler::Sampler(const SamplingParams& p) : params_(p), rng_(p.seed) {
   if (std::isnan(p.temperature)) fail(ErrorCode::InvalidArgument, "temperature is NaN");
 }
 
+double Sampler::draw_uniform() { return std::uniform_real_distribution<double>(0.0, 1.0)(rng_); }
+
 int32_t Sampler::sample(std::vector<float> logits, const std::vector<int32_t>& history) {
   if (logits.empty()) fail(ErrorCode::Internal, "sample: no logits");
   apply_repetition_penalty(logits, history, params_.repetition_penalty);
@@ -95,7 +97,7 @@ int32_t Sampler::sample(std::vector<float> logits, const std::vector<int32_t>& h
   apply_top_p(logits, params_.top_p);
   apply_min_p(logits, params_.min_p);
   const std::vector<double> p = softmax(logits);
-  const double u = std::uniform_real_distribution<double>(0.0, 1.0)(rng_);
+  const double u = draw_uniform();
   double cum = 0;
   int32_t last_possible = 0;
   for (size_t i = 0; i < p.size(); ++i) {

@@ -33,6 +33,12 @@ class Sampler {
   // vocabulary are ignored).
   int32_t sample(std::vector<float> logits, const std::vector<int32_t>& history);
 
+  // For samplers that run elsewhere (the GPU's): the parameters, and the next uniform draw
+  // in [0, 1) exactly as sample() draws it (one per non-greedy token), so both paths
+  // consume the seeded sequence identically.
+  const SamplingParams& params() const { return params_; }
+  double draw_uniform();
+
  private:
   SamplingParams params_;
   std::mt19937_64 rng_;
