@@ -132,14 +132,13 @@ uint64_t VisionModel::activation_bytes(const VisionConfig& c, const Backend& b, 
 }
 
 ImageEmbeds VisionModel::encode(const PixelValues& pixels, const std::atomic<bool>* cancel) const {
-  const int64_t n = int64_t(pixels.grid_t) * pixels.grid_h * pixels.grid_w, pd = cfg_.patch_dim();
-  if (pixels.grid_t <= 0 || pixels.grid_h <= 0 || pixels.grid_w <= 0)
-    fail(ErrorCode::InvalidArgument, "pixel values: the grid must be positive");
+  // Validates the grid before anything is allocated.
+  const VisionLayout lay = make_vision_layout(pixels.grid_t, pixels.grid_h, pixels.grid_w, cfg_.merge_size,
+                                              cfg_.patch_size, cfg_.window_px);
+  const int64_t n = lay.n_patches, pd = cfg_.patch_dim();
   if (static_cast<int64_t>(pixels.data.size()) != n * pd)
     fail(ErrorCode::InvalidArgument, "pixel values hold " + std::to_string(pixels.data.size()) + " floats, expected " +
                                          std::to_string(n) + " patches x " + std::to_string(pd));
-  make_vision_layout(pixels.grid_t, pixels.grid_h, pixels.grid_w, cfg_.merge_size, cfg_.patch_size,
-                     cfg_.window_px);  // validates the grid before anything is allocated
   PixelTensor t;
   t.grid_t = pixels.grid_t;
   t.grid_h = pixels.grid_h;
