@@ -6,6 +6,7 @@ import {
   type BridgeEvent, type BridgeEventPayload, type BridgeMethod, type BridgeParams, type BridgeResult, type KotaroBridge,
   type JobView, type ModelEntry, type ModelStatus, type Settings, type TelemetrySample,
 } from '../../electron/contract/bridge';
+import { placeholderJob } from '../../renderer/src/store/job-records';
 
 type Handler<M extends BridgeMethod> = (params: BridgeParams<M>) => BridgeResult<M> | Promise<BridgeResult<M>>;
 
@@ -91,21 +92,9 @@ export function image(name: string, type = 'image/png'): File {
 
 export function job(over: Partial<JobView> & { id: string }): JobView {
   return {
+    ...placeholderJob(over.id, `${over.id}.png`, 1_000),
     batchId: 'b1',
-    state: 'pending',
     imagePath: `/inbox/${over.id}.png`,
-    imageName: `${over.id}.png`,
-    imageHash: null,
-    thumbnail: null,
-    modelId: null,
-    description: '',
-    comments: [],
-    streamText: '',
-    progress: 0,
-    error: null,
-    timings: { decodeMs: undefined, preprocessMs: undefined, visionMs: undefined, prefillMs: undefined, firstTokenMs: undefined, decodeTokensPerSecond: undefined, totalMs: undefined },
-    createdAt: 1_000,
-    finishedAt: null,
     ...over,
   };
 }

@@ -13,6 +13,12 @@ uint64_t PagedKvCache::block_bytes(const KvCacheConfig& c) {
   return 2ull * c.n_layer * c.block_tokens * c.n_kv_head * c.head_dim * elem;
 }
 
+uint64_t PagedKvCache::charged_bytes(const KvCacheConfig& c, int64_t n_blocks, int n_sequences) {
+  const uint64_t pool = block_bytes(c) / (2 * c.n_layer) * static_cast<uint64_t>(n_blocks);
+  return 2ull * c.n_layer * DeviceMemory::rounded(pool) +
+         static_cast<uint64_t>(n_sequences) * DeviceMemory::rounded(static_cast<size_t>(n_blocks) * 4);
+}
+
 PagedKvCache::PagedKvCache(const KvCacheConfig& cfg, uint64_t budget_bytes, DeviceMemory& memory, cudaStream_t stream)
     : cfg_(cfg), memory_(memory), stream_(stream) {
   if (cfg.n_layer <= 0 || cfg.n_kv_head <= 0 || cfg.head_dim <= 0 || cfg.head_dim % 4 || cfg.block_tokens <= 0)

@@ -27,6 +27,9 @@ class PagedKvCache {
  public:
   // Bytes one block costs over all layers, keys and values.
   static uint64_t block_bytes(const KvCacheConfig& cfg);
+  // What a pool of n_blocks with n_sequences block tables charges to the accountant (its
+  // rounding included): the up-front memory check's KV term.
+  static uint64_t charged_bytes(const KvCacheConfig& cfg, int64_t n_blocks, int n_sequences);
   // As many blocks as budget_bytes holds (at least one, else OutOfMemory).
   PagedKvCache(const KvCacheConfig& cfg, uint64_t budget_bytes, DeviceMemory& memory, cudaStream_t stream);
   ~PagedKvCache();

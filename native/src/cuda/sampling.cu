@@ -355,30 +355,26 @@ void sample_token(const SampleArgs& args, void* workspace, int32_t* token, cudaS
   KOTARO_CUDA_CHECK_LAUNCH("sample_kernel");
 }
 
-GpuSampler::GpuSampler(const SamplingParams& params) : params_(params), rng_(params.seed) {
-  Sampler validate(params);  // the same checks and errors as the CPU sampler
-  (void)validate;
-}
-
-SampleArgs GpuSampler::next(const float* d_logits, int n_vocab, const std::vector<int32_t>& history,
+SampleArgs make_sample_args(Sampler& sampler, const float* d_logits, int n_vocab, const std::vector<int32_t>& history,
                             std::vector<int32_t>& ids) {
+  const SamplingParams& p = sampler.params();
   SampleArgs a;
   a.logits = d_logits;
   a.n_vocab = n_vocab;
-  a.repetition_penalty = params_.repetition_penalty;
-  a.temperature = params_.temperature;
-  a.top_k = params_.top_k;
-  a.top_p = params_.top_p;
-  a.min_p = params_.min_p;
+  a.repetition_penalty = p.repetition_penalty;
+  a.temperature = p.temperature;
+  a.top_k = p.top_k;
+  a.top_p = p.top_p;
+  a.min_p = p.min_p;
   ids.clear();
-  if (params_.repetition_penalty != 1.0f) {
+  if (p.repetition_penalty != 1.0f) {
     std::unordered_set<int32_t> seen;
     for (int32_t t : history)
       if (t >= 0 && t < n_vocab && seen.insert(t).second) ids.push_back(t);
   }
   a.n_penalty = static_cast<int>(ids.size());
-  // The CPU sampler draws only when it samples (temperature > 0).
-  if (params_.temperature > 0.0f) a.u = std::uniform_real_distribution<double>(0.0, 1.0)(rng_);
+  // The CPU sampler draws only when it samples (temperature > 0): so does this.
+  if (p.temperature > 0.0f) a.u = sampler.draw_uniform();
   return a;
 }
 

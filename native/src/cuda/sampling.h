@@ -3,7 +3,7 @@
 // penalty → greedy argmax, or temperature → top-k → top-p → min-p → draw. The uniform draw u
 // comes from the same seeded mt19937_64 as the CPU Sampler, so both pick the same token
 // for the same logits, except where float rounding of a cumulative sum lands exactly on a
-// boundary.
+// boundary. The seam's Backend::sample (cuda_backend.cpp) is the entry point.
 //
 // One block of 1024 threads over the vocabulary; top-k and top-p find their cut with a
 // radix select over order-preserving float keys (top-p weights the radix histogram by
@@ -14,10 +14,10 @@
 
 #include <cstddef>
 #include <cstdint>
-#include <random>
 #include <vector>
 
 #include "kotaro/engine.h"
+#include "runtime/sampler.h"
 
 namespace kotaro::cuda {
 
@@ -37,19 +37,11 @@ size_t sample_workspace_bytes(int n_vocab);
 // Writes the chosen token to *token (device). No host synchronisation.
 void sample_token(const SampleArgs& args, void* workspace, int32_t* token, cudaStream_t stream);
 
-// Host side of the GPU sampler, one per generation, mirroring kotaro::Sampler: validates the
-// parameters identically and draws u per sampled token from mt19937_64(seed).
-class GpuSampler {
- public:
-  explicit GpuSampler(const SamplingParams& params);
-  // Fills the host-side fields of SampleArgs for the next token: distinct history ids
-  // (written to `ids`) and u. Greedy sampling draws nothing, as on the CPU.
-  SampleArgs next(const float* d_logits, int n_vocab, const std::vector<int32_t>& history,
-                  std::vector<int32_t>& ids);
-
- private:
-  SamplingParams params_;
-  std::mt19937_64 rng_;
-};
+// The host side of one draw: the sampler's parameters, the distinct history ids (written to
+// `ids`, to be uploaded by the caller) and the uniform draw u taken from the runtime
+// Sampler's own seeded generator, exactly as Sampler::sample would take it (none when
+// greedy), so the GPU and the CPU consume one sequence of draws.
+SampleArgs make_sample_args(Sampler& sampler, const float* d_logits, int n_vocab, const std::vector<int32_t>& history,
+                            std::vector<int32_t>& ids);
 
 }  // namespace kotaro::cuda

@@ -1,7 +1,8 @@
-// Model::load and the EngineModel: backend choice, weights, vision tower, image
-// preprocessing and the memory budget.
+// Model::load and the EngineModel: backend choice, the up-front memory check, weights,
+// vision tower, image preprocessing.
 #include <algorithm>
 #include <cctype>
+#include <chrono>
 #include <map>
 
 #include "kotaro/quant.h"
@@ -13,7 +14,7 @@ namespace {
 
 std::unique_ptr<Backend> choose_backend(const ModelOptions& o) {
   switch (o.backend) {
-    case BackendKind::Cpu: return make_cpu_backend(o.threads);
+    case BackendKind::Cpu: return make_cpu_backend(o.threads, o.memory_budget_bytes);
     case BackendKind::Cuda:
 #if KOTARO_HAS_CUDA
       if (cuda_device_count() > 0) return make_cuda_backend(0, o.memory_budget_bytes);
@@ -25,7 +26,7 @@ std::unique_ptr<Backend> choose_backend(const ModelOptions& o) {
 #if KOTARO_HAS_CUDA
       if (cuda_device_count() > 0) return make_cuda_backend(0, o.memory_budget_bytes);
 #endif
-      return make_cpu_backend(o.threads);
+      return make_cpu_backend(o.threads, o.memory_budget_bytes);
   }
   fail(ErrorCode::InvalidArgument, "unknown backend kind");
 }
@@ -47,6 +48,21 @@ std::string dominant_type(const GgufFile& f) {
   return name;
 }
 
+constexpr int64_t kPrefillBatch = 512;      // EngineSession's tokens per forward pass
+constexpr int64_t kSavedLogitsRows = 4;    // EngineSession keeps this many logits rows
+// The largest RGB input the workspace estimate stages on the device (a 4096 x 4096 image);
+// larger inputs still work when the memory is free, else the allocation says what it needed.
+constexpr int64_t kPlannedImageInputPixels = 4096 * 4096;
+
+std::string file_name(const std::string& path) {
+  const size_t slash = path.find_last_of("/\\");
+  return slash == std::string::npos ? path : path.substr(slash + 1);
+}
+
+double ms_since(std::chrono::steady_clock::time_point t0) {
+  return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+}
+
 }  // namespace
 
 std::shared_ptr<Model> Model::load(const ModelOptions& options, const std::function<void(float)>& progress) {
@@ -64,12 +80,8 @@ EngineModel::EngineModel(const ModelOptions& options, const std::function<void(f
   report(0.0f);
   backend_ = choose_backend(options);
   text_file_ = GgufFile::open(options.model_path);
-  report(0.05f);
-  text_ = std::make_unique<TextModel>(*text_file_, *backend_);
-  reserve(0, "the text model's weights");
-  report(options.mmproj_path.empty() ? 0.95f : 0.7f);
-
-  const TextConfig& tc = text_->config();
+  text_cfg_ = TextConfig::from_gguf(*text_file_);
+  const TextConfig& tc = text_cfg_;
   info_.architecture = tc.architecture;
   info_.name = text_file_->get_string("general.name", "");
   info_.backend = backend_->name();
@@ -87,6 +99,10 @@ EngineModel::EngineModel(const ModelOptions& options, const std::function<void(f
     info_.vision_start_token = find_token(vocab, "<|vision_start|>");
     info_.vision_end_token = find_token(vocab, "<|vision_end|>");
   }
+  // Float32 models keep a float32 cache (the reference numerics); others halve it.
+  kv_type_ = options.kv_cache_type != KvCacheType::Auto ? options.kv_cache_type
+             : info_.weight_type == "F32"             ? KvCacheType::F32
+                                                      : KvCacheType::F16;
 
   image_cfg_.min_pixels = options.min_pixels;
   image_cfg_.max_pixels = options.max_pixels;
@@ -97,9 +113,8 @@ EngineModel::EngineModel(const ModelOptions& options, const std::function<void(f
     if (info_.image_pad_token < 0)
       fail(ErrorCode::ModelMismatch, "'" + options.model_path + "' has no <|image_pad|> token");
     vision_file_ = GgufFile::open(options.mmproj_path);
-    vision_ = std::make_unique<VisionModel>(*vision_file_, *backend_);
-    reserve(0, "the vision tower's weights");
-    const VisionConfig& vc = vision_->config();
+    vision_cfg_ = VisionConfig::from_gguf(*vision_file_);
+    const VisionConfig& vc = vision_cfg_;
     if (vc.projection_dim != tc.n_embd)
       fail(ErrorCode::ModelMismatch, "'" + options.mmproj_path + "' projects to " + std::to_string(vc.projection_dim) +
                                          " dimensions, the text model has " + std::to_string(tc.n_embd));
@@ -114,20 +129,58 @@ EngineModel::EngineModel(const ModelOptions& options, const std::function<void(f
     info_.vision_patch_size = vc.patch_size;
     info_.vision_merge_size = vc.merge_size;
   }
+  report(0.05f);
+
+  // Everything this model needs, summed before any of it is uploaded: the weights as the
+  // backend will hold them, one session's KV cache and the activations at their largest.
+  MemoryPlan plan;
+  plan.weights = TextModel::weight_bytes(*text_file_, *backend_);
+  if (vision_file_) plan.weights += VisionModel::weight_bytes(*vision_file_, *backend_);
+  plan.kv_cache = backend_->kv_cache_bytes(session_kv_spec());
+  plan.activations = session_activation_bytes();
+  backend_->reserve(plan, "loading '" + file_name(options.model_path) + "'" +
+                              (vision_file_ ? " + '" + file_name(options.mmproj_path) + "'" : std::string()));
+  report(0.1f);
+
+  text_ = std::make_unique<TextModel>(*text_file_, *backend_);
+  report(vision_file_ ? 0.7f : 0.95f);
+  if (vision_file_) vision_ = std::make_unique<VisionModel>(*vision_file_, *backend_);
   report(1.0f);
 }
 
 EngineModel::~EngineModel() = default;
 
-void EngineModel::reserve(uint64_t extra, const char* what) const {
-  if (options_.memory_budget_bytes == 0 || backend_->name() != "cpu") return;  // cuda enforces its own
-  const BackendUsage u = backend_->usage();
-  uint64_t used = 0;
-  for (uint64_t b : u.bytes) used += b;
-  if (used + extra > options_.memory_budget_bytes)
-    fail(ErrorCode::OutOfMemory, std::string(what) + " need " + std::to_string(used + extra) +
-                                     " bytes in all, over the memory budget of " +
-                                     std::to_string(options_.memory_budget_bytes));
+KvCacheSpec EngineModel::session_kv_spec() const {
+  KvCacheSpec s;
+  s.n_layer = static_cast<int>(text_cfg_.n_layer);
+  s.n_kv_head = static_cast<int>(text_cfg_.n_head_kv);
+  s.head_dim = static_cast<int>(text_cfg_.head_dim);
+  s.max_tokens = info_.context_length;
+  s.type = kv_type_;
+  return s;
+}
+
+uint64_t EngineModel::session_activation_bytes() const {
+  const Backend& be = *backend_;
+  const int64_t batch = std::min(kPrefillBatch, info_.context_length);
+  uint64_t act = TextModel::activation_bytes(text_cfg_, be, batch);
+  WorkspaceShapes ws;
+  ws.n_head = static_cast<int>(text_cfg_.n_head);
+  ws.n_kv_head = static_cast<int>(text_cfg_.n_head_kv);
+  ws.head_dim = static_cast<int>(text_cfg_.head_dim);
+  ws.max_kv_tokens = info_.context_length;
+  ws.max_query_rows = batch;
+  ws.n_vocab = text_cfg_.n_vocab;
+  ws.max_history = info_.context_length;
+  if (info_.has_vision) {
+    // The vision tower runs between prefills, never beside one: the larger of the two.
+    const int64_t unit = int64_t(vision_cfg_.merge_size) * vision_cfg_.merge_size;
+    const int64_t patches = options_.max_pixels / (int64_t(vision_cfg_.patch_size) * vision_cfg_.patch_size) / unit * unit;
+    act = std::max(act, VisionModel::activation_bytes(vision_cfg_, be, std::max<int64_t>(patches, unit)));
+    ws.image_input_pixels = kPlannedImageInputPixels;
+    ws.image_output_pixels = options_.max_pixels;
+  }
+  return act + be.workspace_bytes(ws) + kSavedLogitsRows * be.tensor_bytes(1, text_cfg_.n_vocab);
 }
 
 MemoryReport EngineModel::memory() const {
@@ -149,6 +202,22 @@ PixelValues EngineModel::preprocess_image(const uint8_t* rgb, int width, int hei
 ImageEmbeds EngineModel::encode_image(const PixelValues& pixels, const std::atomic<bool>* cancel) {
   if (!vision_) fail(ErrorCode::ModelMismatch, "encode_image: no vision projector (mmproj) was loaded");
   return vision_->encode(pixels, cancel);
+}
+
+ImageEmbeds EngineModel::encode_image_rgb(const uint8_t* rgb, int width, int height, const std::atomic<bool>* cancel,
+                                          EncodeTimings* timings) {
+  if (!vision_) fail(ErrorCode::ModelMismatch, "encode_image: no vision projector (mmproj) was loaded");
+  if (cancel && cancel->load()) fail(ErrorCode::Cancelled, "cancelled");
+  auto t0 = std::chrono::steady_clock::now();
+  const PixelTensor pixels = backend_->preprocess_image(rgb, width, height, image_cfg_);
+  if (timings) {
+    backend_->synchronize();  // so the preprocessing's own time is not counted as the tower's
+    timings->preprocess_ms = ms_since(t0);
+  }
+  t0 = std::chrono::steady_clock::now();
+  ImageEmbeds e = vision_->encode(pixels, cancel);
+  if (timings) timings->vision_ms = ms_since(t0);
+  return e;
 }
 
 std::unique_ptr<Session> EngineModel::new_session() {

@@ -17,10 +17,36 @@ void check_cancel(const std::atomic<bool>* cancel) {
 }  // namespace
 
 EngineSession::EngineSession(std::shared_ptr<EngineModel> model) : model_(std::move(model)) {
-  const TextConfig& c = model_->text().config();
-  const int64_t capacity = model_->info().context_length;
-  model_->reserve(static_cast<uint64_t>(2 * c.n_layer * capacity * c.n_head_kv * c.head_dim * 4), "the KV cache");
-  cache_ = model_->text().new_cache(capacity);
+  Backend& be = model_->backend();
+  const KvCacheSpec spec = model_->session_kv_spec();
+  MemoryPlan plan;
+  plan.kv_cache = be.kv_cache_bytes(spec);
+  plan.activations = model_->session_activation_bytes();
+  be.reserve(plan, "a new session");
+  cache_ = be.create_kv_cache(spec);
+}
+
+const std::vector<float>& EngineSession::last_logits() const {
+  if (!last_host_valid_) {
+    last_host_.clear();
+    if (!last_row_.empty()) {
+      last_host_.resize(static_cast<size_t>(last_row_.cols));
+      model_->backend().download(last_row_, last_host_.data());
+    }
+    last_host_valid_ = true;
+  }
+  return last_host_;
+}
+
+void EngineSession::set_last_row(Tensor row) {
+  last_row_ = std::move(row);
+  last_host_valid_ = false;
+}
+
+void EngineSession::roll_back(int64_t n, const MropePositions& positions) {
+  tokens_.resize(static_cast<size_t>(n));
+  positions_ = positions;
+  model_->backend().kv_truncate(*cache_, n);
 }
 
 void EngineSession::prefill(const std::vector<int32_t>& tokens, const std::vector<const ImageEmbeds*>& images,
@@ -32,9 +58,9 @@ void EngineSession::prefill(const std::vector<int32_t>& tokens, const std::vecto
     return;
   }
   const int64_t n = static_cast<int64_t>(tokens.size());
-  if (n_past() + n > cache_.capacity)
+  if (n_past() + n > cache_->capacity())
     fail(ErrorCode::InvalidArgument, "prefill: " + std::to_string(n_past() + n) + " tokens exceed the context length " +
-                                         std::to_string(cache_.capacity));
+                                         std::to_string(cache_->capacity()));
   for (int64_t i = 0; i < n; ++i)
     if (tokens[i] < 0 || tokens[i] >= info.n_vocab)
       fail(ErrorCode::InvalidArgument, "prefill: token " + std::to_string(tokens[i]) + " at index " + std::to_string(i) +
@@ -85,11 +111,12 @@ void EngineSession::prefill(const std::vector<int32_t>& tokens, const std::vecto
   const MropePositions old_positions = positions_;
   positions_ = positions;
   tokens_.insert(tokens_.end(), tokens.begin(), tokens.end());
+  const Tensor old_last = last_row_;
   try {
     evaluate(first, runs, all_logits, cancel);
   } catch (...) {
-    tokens_.resize(first);
-    positions_ = old_positions;
+    roll_back(first, old_positions);
+    set_last_row(old_last);
     throw;
   }
   remember_logits();
@@ -116,14 +143,17 @@ void EngineSession::evaluate(int64_t first, const std::vector<std::pair<int64_t,
     const std::vector<int32_t> pos_host = positions_.rows(first + c0, len);
     Tensor pos = be.alloc(DType::I32, 3, len, MemoryCategory::Activations);
     be.upload(pos_host.data(), pos);
-    Tensor logits = text.forward(x, pos, cache_, first + c0, all_logits != nullptr, cancel);
-    last_logits_.resize(static_cast<size_t>(vocab));
+    Tensor logits = text.forward(x, pos, *cache_, first + c0, all_logits != nullptr, cancel);
     if (all_logits) {
       be.download(logits, all_logits->data() + c0 * vocab);
-      std::copy(all_logits->begin() + (c0 + len - 1) * vocab, all_logits->begin() + (c0 + len) * vocab,
-                last_logits_.begin());
+      // The last row is kept apart so the batch's [len, vocab] block can be freed.
+      Tensor row = be.alloc(DType::F32, 1, vocab, MemoryCategory::Activations);
+      be.copy_rows(logits.row_slice(len - 1, 1), row, 0);
+      set_last_row(row);
+      last_host_.assign(all_logits->begin() + (c0 + len - 1) * vocab, all_logits->begin() + (c0 + len) * vocab);
+      last_host_valid_ = true;
     } else {
-      be.download(logits, last_logits_.data());
+      set_last_row(logits);  // [1, vocab]: stays in backend memory until asked for
     }
   }
 }
@@ -132,37 +162,40 @@ void EngineSession::remember_logits() {
   saved_logits_.erase(std::remove_if(saved_logits_.begin(), saved_logits_.end(),
                                      [&](const auto& s) { return s.first == n_past(); }),
                       saved_logits_.end());
-  saved_logits_.emplace_back(n_past(), last_logits_);
+  saved_logits_.emplace_back(n_past(), last_row_);
   if (saved_logits_.size() > kSavedLogits) saved_logits_.erase(saved_logits_.begin());
 }
 
 std::vector<int32_t> EngineSession::generate(const GenerateOptions& options, const TokenCallback& on_token,
                                              const std::atomic<bool>* cancel) {
-  if (last_logits_.empty())
-    fail(ErrorCode::InvalidArgument, "generate: no logits to sample from (prefill first)");
+  if (last_row_.empty()) fail(ErrorCode::InvalidArgument, "generate: no logits to sample from (prefill first)");
   if (options.max_new_tokens < 0) fail(ErrorCode::InvalidArgument, "generate: max_new_tokens must be >= 0");
+  Backend& be = model_->backend();
   Sampler sampler(options.sampling);
   std::vector<int32_t> history = tokens_;
   std::vector<int32_t> out;
   for (int i = 0; i < options.max_new_tokens; ++i) {
     check_cancel(cancel);
-    const int32_t tok = sampler.sample(last_logits_, history);
+    // On the GPU only the token id comes back; the logits stay there unless the callback
+    // asks for them through last_logits().
+    const int32_t tok = be.sample(last_row_, sampler, history);
     out.push_back(tok);
     history.push_back(tok);
     const bool stop = std::find(options.stop_tokens.begin(), options.stop_tokens.end(), tok) != options.stop_tokens.end();
     const bool go_on = on_token ? on_token(tok) : true;
     if (stop || !go_on || i + 1 == options.max_new_tokens) break;
-    if (n_past() + 1 > cache_.capacity) break;  // context full: the caller sees fewer tokens
+    if (n_past() + 1 > cache_->capacity()) break;  // context full: the caller sees fewer tokens
     // Evaluate the token so the next one can be sampled.
     const int64_t first = n_past();
     const MropePositions old_positions = positions_;
+    const Tensor old_last = last_row_;
     positions_.append_text(1);
     tokens_.push_back(tok);
     try {
       evaluate(first, {}, nullptr, cancel);
     } catch (...) {
-      tokens_.resize(first);
-      positions_ = old_positions;
+      roll_back(first, old_positions);
+      set_last_row(old_last);
       throw;
     }
   }
@@ -174,14 +207,15 @@ void EngineSession::rewind(int64_t n) {
   if (n < 0 || n > n_past())
     fail(ErrorCode::InvalidArgument, "rewind: " + std::to_string(n) + " is outside [0, " + std::to_string(n_past()) + "]");
   if (n == n_past()) return;
-  tokens_.resize(n);
-  positions_.truncate(n);
+  MropePositions positions = positions_;
+  positions.truncate(n);
+  roll_back(n, positions);  // the paged cache returns the blocks past n
   saved_logits_.erase(std::remove_if(saved_logits_.begin(), saved_logits_.end(),
                                      [&](const auto& s) { return s.first > n; }),
                       saved_logits_.end());
-  last_logits_.clear();
+  set_last_row(Tensor());
   for (const auto& s : saved_logits_)
-    if (s.first == n) last_logits_ = s.second;
+    if (s.first == n) set_last_row(s.second);
 }
 
 std::vector<int32_t> EngineSession::position_ids() const { return positions_.rows(0, n_past()); }
