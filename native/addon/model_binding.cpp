@@ -7,7 +7,7 @@
 //                memoryBudgetBytes?, minPixels?, maxPixels? }
 //   Model:   info() -> object (sync)          memory() -> object (sync, reads counters only)
 //            preprocessImage(rgb, w, h) -> Promise<{ gridT, gridH, gridW, pixels: Float32Array, ms }>
-//            encodeImage(rgb, w, h)     -> Promise<Image>   (engine preprocessing + vision tower)
+//            encodeImage(rgb, w, h)     -> Promise<Image>   (backend preprocessing + vision tower, one call)
 //            encodePixels(pixels: Float32Array, { gridT, gridH, gridW }) -> Promise<Image>
 //            createSession() -> Promise<Session>     cancel()     unload() -> Promise<void>
 //   Image:   { gridT, gridH, gridW, nTokens, nEmbd, preprocessMs, visionMs }, embeddings() -> Float32Array, dispose()
@@ -675,14 +675,14 @@ Napi::Value model_encode_image(const Napi::CallbackInfo& info, const std::shared
   return model_op<std::shared_ptr<ImageState>>(
       info, st, "kotaro.encodeImage",
       [img](kotaro::Model& m, std::atomic<bool>& cancel) {
+        // One engine call: the RGB8 is uploaded once and preprocessed by the backend (on the
+        // GPU with CUDA), then encoded; the engine times the two stages.
         auto out = std::make_shared<ImageState>();
-        auto t0 = Clock::now();
-        kotaro::PixelValues px = m.preprocess_image(img->bytes.data(), img->width, img->height);
-        out->preprocess_ms = ms_since(t0);
-        img->bytes = {};  // free the RGB copy before the vision tower's activations
-        t0 = Clock::now();
-        out->embeds = m.encode_image(px, &cancel);
-        out->vision_ms = ms_since(t0);
+        kotaro::Model::EncodeTimings t;
+        out->embeds = m.encode_image_rgb(img->bytes.data(), img->width, img->height, &cancel, &t);
+        img->bytes = {};
+        out->preprocess_ms = t.preprocess_ms;
+        out->vision_ms = t.vision_ms;
         return out;
       },
       [](Napi::Env env, std::shared_ptr<ImageState>& r) -> Napi::Value { return make_image_object(env, r); });

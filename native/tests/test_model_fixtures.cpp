@@ -81,15 +81,20 @@ static void image_path_from_png() {
   for (const std::string& name : case_names(manifest)) {
     const FixtureCase c = load_case(root + "/refs", manifest, name);
     if (c.images.empty()) continue;
-    std::vector<float> embeds;
+    std::vector<float> embeds, embeds_rgb;
     for (const std::string& file : c.images) {
       const RgbImage img = read_png(root + "/images/" + file);
       const kotaro::ImageEmbeds e = model->encode_image(model->preprocess_image(img.rgb.data(), img.width, img.height));
       embeds.insert(embeds.end(), e.data.begin(), e.data.end());
+      // The one-call path (preprocessing on the backend) gives the very same values.
+      const kotaro::ImageEmbeds r = model->encode_image_rgb(img.rgb.data(), img.width, img.height);
+      CHECK(r.grid_h == e.grid_h && r.grid_w == e.grid_w && r.n_tokens == e.n_tokens, "%s: rgb path grid", file.c_str());
+      embeds_rgb.insert(embeds_rgb.end(), r.data.begin(), r.data.end());
     }
     const Diff d = diff(embeds, c.vision_embeds);
     std::printf("from PNG %-20s vision embeds rel err %.3g\n", name.c_str(), d.rel());
     CHECK(d.rel() < 1e-4, "%s: vision from PNG rel err %.3g", name.c_str(), d.rel());
+    CHECK(embeds_rgb == embeds, "%s: encode_image_rgb differs from preprocess_image + encode_image", name.c_str());
   }
 }
 

@@ -1,9 +1,12 @@
-// Session semantics on the VL fixture (CPU backend): incremental prefill equals one-shot
-// prefill, rewind and branching, stop tokens, callback stop, cancellation (state kept),
-// input errors, memory report and budget, load errors.
+// Session semantics on the VL fixture: incremental prefill equals one-shot prefill, rewind
+// and branching, stop tokens, callback stop, cancellation (state kept), input errors, memory
+// report, the up-front memory check at its exact boundary, load errors.
+// Runs on the CPU backend; KOTARO_TEST_BACKEND=cuda runs the same on the CUDA backend (the
+// GPU check does), where rewinds return KV pages and sampling happens on the device.
 #include <atomic>
 #include <cmath>
 #include <cstdio>
+#include <cstdlib>
 #include <string>
 
 #include "../tools/fixture_eval.h"
@@ -34,11 +37,16 @@ static ErrorCode code_of(F&& f) {
 
 static std::string root() { return fixtures_root() + "/tiny-qwen25vl-a"; }
 
+static bool on_cuda() {
+  const char* b = std::getenv("KOTARO_TEST_BACKEND");
+  return b && std::string(b) == "cuda";
+}
+
 static kotaro::ModelOptions vl_options() {
   kotaro::ModelOptions o;
   o.model_path = root() + "/llamacpp/model-f32.gguf";
   o.mmproj_path = root() + "/llamacpp/mmproj-f32.gguf";
-  o.backend = kotaro::BackendKind::Cpu;
+  o.backend = on_cuda() ? kotaro::BackendKind::Cuda : kotaro::BackendKind::Cpu;
   o.context_length = 1024;
   return o;
 }
@@ -192,6 +200,16 @@ static void input_errors(kotaro::Model& m, const FixtureCase& img_case) {
   std::vector<uint8_t> rgb(3 * 4, 0);
   CHECK(code_of([&] { m.preprocess_image(rgb.data(), 0, 4); }) == inval, "empty image");
   CHECK(code_of([&] { m.preprocess_image(rgb.data(), 400, 1); }) == inval, "aspect ratio 400");
+  CHECK(code_of([&] { m.encode_image_rgb(rgb.data(), 0, 4); }) == inval, "encode_image_rgb: empty image");
+  CHECK(code_of([&] { m.encode_image_rgb(nullptr, 56, 56); }) == inval, "encode_image_rgb: no pixels");
+  std::atomic<bool> cancel{true};
+  std::vector<uint8_t> rgb56(56 * 56 * 3, 128);
+  CHECK(code_of([&] { m.encode_image_rgb(rgb56.data(), 56, 56, &cancel); }) == ErrorCode::Cancelled,
+        "encode_image_rgb: cancelled");
+  kotaro::Model::EncodeTimings t;
+  const kotaro::ImageEmbeds e = m.encode_image_rgb(rgb56.data(), 56, 56, nullptr, &t);
+  CHECK(e.n_tokens == 4 && e.grid_h == 4 && e.grid_w == 4 && t.preprocess_ms > 0 && t.vision_ms > 0,
+        "encode_image_rgb: %lld tokens, %.3f / %.3f ms", (long long)e.n_tokens, t.preprocess_ms, t.vision_ms);
 }
 
 static void context_limit() {
@@ -208,28 +226,86 @@ static void context_limit() {
   CHECK(out.size() == 3 && s->n_past() == 8, "generation stops when the context is full (%zu tokens)", out.size());
 }
 
+static bool contains(const std::string& s, const char* part) { return s.find(part) != std::string::npos; }
+
 static void info_memory_and_load_errors() {
   auto m = kotaro::Model::load(vl_options());
   const kotaro::ModelInfo& i = m->info();
-  CHECK(i.architecture == "qwen2vl" && i.backend == "cpu" && i.weight_type == "F32" && i.has_vision, "info");
+  CHECK(i.architecture == "qwen2vl" && i.backend == (on_cuda() ? "cuda" : "cpu") && i.weight_type == "F32" &&
+            i.has_vision,
+        "info");
   CHECK(i.n_vocab == 704 && i.n_embd == 128 && i.n_layer == 2 && i.n_head == 4 && i.n_head_kv == 2, "info dims");
   CHECK(i.image_pad_token == 668 && i.vision_start_token == 665 && i.vision_end_token == 666, "info tokens");
   const kotaro::MemoryReport before = m->memory();
   CHECK(before.weights > 1000000 && before.kv_cache == 0, "weights %llu", (unsigned long long)before.weights);
   {
     auto s = m->new_session();
-    const uint64_t kv = 2ull * 2 * 1024 * 2 * 32 * 4;  // k+v, layers, ctx, kv heads, head dim, f32
-    CHECK(m->memory().kv_cache == kv, "kv cache bytes %llu", (unsigned long long)m->memory().kv_cache);
+    // k+v, layers, ctx, kv heads, head dim, f32 (a float32 model keeps a float32 cache);
+    // the paged cache adds its block table and the allocator's rounding.
+    const uint64_t kv = 2ull * 2 * 1024 * 2 * 32 * 4, got = m->memory().kv_cache;
+    CHECK(on_cuda() ? (got >= kv && got < kv + (1u << 20)) : got == kv, "kv cache bytes %llu", (unsigned long long)got);
   }
   CHECK(m->memory().kv_cache == 0, "kv cache freed with the session");
+}
 
+// The up-front check: a budget far too small is refused at load with every part named; the
+// smallest budget that loads (found by bisection) runs a session with two images, refuses a
+// second session, and one byte less is refused at load.
+static void memory_budget(const FixtureCase& two) {
   kotaro::ModelOptions o = vl_options();
-  o.memory_budget_bytes = 1000;
-  CHECK(code_of([&] { kotaro::Model::load(o); }) == ErrorCode::OutOfMemory, "memory budget");
-  o = vl_options();
-  o.memory_budget_bytes = before.weights + 1000;  // weights fit, a 1024-token KV cache does not
-  auto tight = kotaro::Model::load(o);
-  CHECK(code_of([&] { tight->new_session(); }) == ErrorCode::OutOfMemory, "KV cache over the budget");
+  o.memory_budget_bytes = 1u << 20;
+  std::string msg;
+  try {
+    kotaro::Model::load(o);
+  } catch (const kotaro::Error& e) {
+    CHECK(e.code() == ErrorCode::OutOfMemory, "1 MiB budget: code %s", e.code_name());
+    msg = e.what();
+  }
+  std::printf("1 MiB budget: %s\n", msg.c_str());
+  CHECK(contains(msg, "loading 'model-f32.gguf' + 'mmproj-f32.gguf' needs ") && contains(msg, "(weights ") &&
+            contains(msg, ", KV ") && contains(msg, ", activations ") && contains(msg, " free / budget 1.0 MiB"),
+        "1 MiB budget message: %s", msg.c_str());
+
+  auto loads = [&](uint64_t budget) {
+    o.memory_budget_bytes = budget;
+    try {
+      kotaro::Model::load(o);
+      return true;
+    } catch (const kotaro::Error& e) {
+      if (e.code() != ErrorCode::OutOfMemory) throw;
+      return false;
+    }
+  };
+  uint64_t lo = 1u << 20, hi = 1024ull << 20;
+  CHECK(!loads(lo) && loads(hi), "bisection bounds");
+  while (hi - lo > 1) {
+    const uint64_t mid = lo + (hi - lo) / 2;
+    (loads(mid) ? hi : lo) = mid;
+  }
+  std::printf("smallest budget that loads: %llu bytes\n", (unsigned long long)hi);
+  o.memory_budget_bytes = hi;
+  auto m = kotaro::Model::load(o);
+  {
+    auto s = m->new_session();
+    const auto embeds = encode_all(*m, two);
+    s->prefill(two.input_ids, {&embeds[0], &embeds[1]});
+    CHECK(greedy(*s, 20) == two.greedy_tokens, "greedy within the smallest budget");
+    std::string second;
+    try {
+      m->new_session();
+    } catch (const kotaro::Error& e) {
+      CHECK(e.code() == ErrorCode::OutOfMemory, "second session: code %s", e.code_name());
+      second = e.what();
+    }
+    CHECK(contains(second, "a new session needs ") && contains(second, "(weights 0.0 MiB, KV "),
+          "second session over the budget: '%s'", second.c_str());
+  }
+  auto again = m->new_session();  // the first session's memory came back
+  CHECK(again->n_past() == 0, "a session after the first was freed");
+}
+
+static void load_errors() {
+  kotaro::ModelOptions o;
   o = vl_options();
   o.model_path = root() + "/llamacpp/missing.gguf";
   CHECK(code_of([&] { kotaro::Model::load(o); }) == ErrorCode::FileIo, "missing model file");
@@ -246,6 +322,9 @@ static void info_memory_and_load_errors() {
   auto text = kotaro::Model::load(o);
   CHECK(text->info().architecture == "qwen2" && text->info().image_pad_token == -1 && !text->info().has_vision, "qwen2 info");
   CHECK(code_of([&] { text->encode_image(kotaro::PixelValues()); }) == ErrorCode::ModelMismatch, "encode without mmproj");
+  std::vector<uint8_t> rgb(56 * 56 * 3, 7);
+  CHECK(code_of([&] { text->encode_image_rgb(rgb.data(), 56, 56); }) == ErrorCode::ModelMismatch,
+        "encode_image_rgb without mmproj");
   o.context_length = 0;
   CHECK(code_of([&] { kotaro::Model::load(o); }) == ErrorCode::InvalidArgument, "context_length 0");
 #if !KOTARO_HAS_CUDA
@@ -271,6 +350,8 @@ int main() {
     input_errors(*m, two);
     context_limit();
     info_memory_and_load_errors();
+    memory_budget(two);
+    load_errors();
   } catch (const std::exception& e) {
     ++failures;
     std::printf("FAIL exception: %s\n", e.what());

@@ -4,15 +4,19 @@
 //  - ceilings: peak DRAM bandwidth from the device attributes (2 x memory clock x bus
 //    width) and a measured device-to-device copy;
 //  - matvec (decode) per weight type: GB/s of weight bytes and the fraction of peak;
-//    weights rotate over copies larger than L2 so DRAM, not cache, is measured;
+//    weights rotate over copies larger than L2 so DRAM, not cache, is measured; the
+//    quantised types also through the float32-activation kernel (before/after);
 //  - matmul on tensor cores (prefill): TFLOP/s;
-//  - attention: prefill, decode over a long cache (dense f32 and paged f16), vision.
+//  - attention: prefill, decode over a long cache (dense f32 and paged f16), vision;
+//  - seam stages (host wall time): sampling one token through Backend::sample against
+//    downloading the logits row for the CPU sampler, and image preprocessing on the GPU
+//    against the CPU processor + upload.
 // Timing: CUDA events around batches of launches after a warm-up, median of 7 batches.
 // Inputs are random, never zeros.
 //
 // usage: bench_kernels [--quick] [--profile]
-//   --profile: one launch of the Q4_K matvec on ffn_up's shape, for a profiler
-//   (ncu -k regex:matvec).
+//   --profile: one launch of each Q4_K matvec (int8 x, then float x) on ffn_up's shape,
+//   for a profiler (ncu -k regex:matvec).
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
@@ -28,7 +32,10 @@
 #if KOTARO_HAS_CUDA
 #include <cuda_runtime_api.h>
 
+#include <chrono>
+
 #include "cuda/attention.h"
+#include "cuda/cuda_backend.h"
 #include "cuda/cuda_check.h"
 #include "cuda/device_memory.h"
 #include "cuda/kv_cache.h"
@@ -109,6 +116,73 @@ struct Bench {
 
 const char* tname(GgmlType t) { return type_traits(static_cast<uint32_t>(t)).name; }
 
+// Median wall-clock milliseconds of fn over `reps` calls after two warm-up calls.
+double wall_ms(const std::function<void()>& fn, int reps) {
+  fn();
+  fn();
+  std::vector<double> t;
+  for (int i = 0; i < reps; ++i) {
+    const auto t0 = std::chrono::steady_clock::now();
+    fn();
+    t.push_back(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count());
+  }
+  std::sort(t.begin(), t.end());
+  return t[t.size() / 2];
+}
+
+// Sampling and image preprocessing through the seam, against the host paths they replace.
+void bench_seam_stages(Bench& b) {
+  std::printf("\n=== seam stages (host wall time, median of 21)\n");
+  CudaBackend be(0, 0);
+  const int vocab = 152064;
+  std::vector<float> logits(vocab);
+  std::uniform_real_distribution<float> d(-3.0f, 3.0f);
+  for (auto& x : logits) x = d(b.rng);
+  for (int i = 0; i < 30; ++i) logits[b.rng() % vocab] += 12.0f;
+  Tensor row = be.alloc(DType::F32, 1, vocab, MemoryCategory::Activations);
+  be.upload(logits.data(), row);
+  std::vector<int32_t> history(1000);
+  for (auto& t : history) t = static_cast<int32_t>(b.rng() % vocab);
+  std::vector<float> host(vocab);
+  struct P {
+    const char* name;
+    SamplingParams p;
+  };
+  SamplingParams greedy, nucleus;
+  nucleus.temperature = 0.7f;
+  nucleus.top_p = 0.9f;
+  nucleus.repetition_penalty = 1.1f;
+  for (const P& c : {P{"greedy", greedy}, P{"T0.7 top-p0.9 pen1.1", nucleus}}) {
+    Sampler gs(c.p), cs(c.p);
+    const double gpu = wall_ms([&] { be.sample(row, gs, history); }, 21);
+    const double cpu = wall_ms([&] {
+      be.download(row, host.data());
+      cs.sample(host, history);
+    }, 21);
+    std::printf("sample %-22s vocab %d, 1000 history: seam (GPU, id only) %.3f ms | download %.0f KB + CPU sampler %.3f ms\n",
+                c.name, vocab, gpu, vocab * 4 / 1024.0, cpu);
+  }
+  ImageProcessorConfig cfg;  // default pixel budget: up to 1,003,520 px
+  for (auto wh : {std::pair<int, int>{1920, 1080}, std::pair<int, int>{4032, 3024}}) {
+    const int w = wh.first, h = wh.second;
+    std::vector<uint8_t> rgb(static_cast<size_t>(w) * h * 3);
+    for (auto& x : rgb) x = static_cast<uint8_t>(b.rng());
+    const double gpu = wall_ms([&] {
+      be.preprocess_image(rgb.data(), w, h, cfg);
+      be.synchronize();
+    }, 21);
+    const double cpu = wall_ms([&] {
+      const PixelValues px = preprocess_qwen_image(rgb.data(), w, h, cfg);
+      Tensor t = be.alloc(DType::F32, int64_t(px.grid_h) * px.grid_w, 1176, MemoryCategory::Activations);
+      be.upload(px.data.data(), t);
+      be.synchronize();
+    }, 5);
+    const GpuPixelGrid g = gpu_pixel_grid(w, h, cfg);
+    std::printf("preprocess %dx%d -> %dx%d: seam (RGB8 upload + GPU) %.2f ms | CPU processor + upload of %.1f MB floats %.2f ms\n",
+                w, h, g.grid_w * 14, g.grid_h * 14, gpu, g.rows * g.row_len * 4 / 1e6, cpu);
+  }
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -144,7 +218,8 @@ int main(int argc, char** argv) {
       dw.row_bytes = row_size(GgmlType::Q4_K, 3584);
       dw.n_in = 3584;
       dw.n_out = 18944;
-      launch_matvec(dw, static_cast<float*>(xp), nullptr, static_cast<float*>(yp), b.stream);
+      launch_matvec(dw, static_cast<float*>(xp), nullptr, static_cast<float*>(yp), b.stream);        // int8 x
+      launch_matvec_float(dw, static_cast<float*>(xp), nullptr, static_cast<float*>(yp), b.stream);  // float x
       KOTARO_CUDA_CHECK(cudaStreamSynchronize(b.stream));
       std::printf("profile launches done\n");
       return 0;
@@ -163,52 +238,66 @@ int main(int argc, char** argv) {
     }
 
     // --- matvec -----------------------------------------------------------------------
+    // Quantised types run twice: the decode path (x rounded to int8 per block of 32,
+    // __dp4a; "i8x") and the float32-activation kernel it replaced ("f32x", still the
+    // fallback), on the same weights in the same run.
     struct Shape {
       const char* name;
       int64_t n_in, n_out;
     };
     const Shape shapes[] = {{"attn_q 3584->3584", 3584, 3584},
+                            {"attn_kv 3584->512", 3584, 512},
                             {"ffn_up 3584->18944", 3584, 18944},
                             {"ffn_down 18944->3584", 18944, 3584},
                             {"lm_head 3584->152064", 3584, 152064}};
     const GgmlType mv_types[] = {GgmlType::Q4_K, GgmlType::Q6_K, GgmlType::Q8_0, GgmlType::F16, GgmlType::BF16};
-    std::printf("%-8s %-22s %10s %10s %9s %9s\n", "matvec", "shape", "MB", "us", "GB/s", "of peak");
+    std::printf("%-8s %-22s %-5s %10s %10s %9s %9s\n", "matvec", "shape", "x", "MB", "us", "GB/s", "of peak");
     void* x = b.device_random_floats(152064, 1.0f);
     void* y = b.device_random_floats(152064, 1.0f);
-    double decode_us[5] = {0, 0, 0, 0, 0};
+    double decode_us[5][2] = {};  // [type][0: decode path, 1: f32x kernel]
     for (int ti = 0; ti < 5; ++ti) {
       const GgmlType t = mv_types[ti];
       for (const Shape& s : shapes) {
         const size_t bytes = row_size(t, s.n_in) * static_cast<size_t>(s.n_out);
         const int copies = static_cast<int>(std::max<size_t>(2, (4 * static_cast<size_t>(prop.l2CacheSize)) / bytes + 1));
-        auto w = b.device_weights(t, s.n_in, s.n_out, std::min(copies, 64));
-        const double ms = b.time_ms(
-            [&](int i) {
-              DeviceWeight dw;
-              dw.type = t;
-              dw.data = w[i % w.size()];
-              dw.row_bytes = row_size(t, s.n_in);
-              dw.n_in = s.n_in;
-              dw.n_out = s.n_out;
-              launch_matvec(dw, static_cast<float*>(x), nullptr, static_cast<float*>(y), b.stream);
-            },
-            50);
-        std::printf("%-8s %-22s %10.1f %10.1f %9.0f %8.0f%%\n", tname(t), s.name, bytes / 1e6, ms * 1e3,
-                    bytes / (ms * 1e-3) / 1e9, 100.0 * bytes / (ms * 1e-3) / peak_bw);
-        // Decode estimate: per layer q and o (attn_q's shape), k+v
-        // (2 x 512 rows, at attn_q's rate per byte), gate and up (ffn_up), down (ffn_down).
-        const double us = ms * 1e3;
-        if (std::strcmp(s.name, "attn_q 3584->3584") == 0) decode_us[ti] += 28 * us * (2.0 + 1024.0 / 3584.0);
-        if (std::strcmp(s.name, "ffn_up 3584->18944") == 0) decode_us[ti] += 28 * 2 * us;
-        if (std::strcmp(s.name, "ffn_down 18944->3584") == 0) decode_us[ti] += 28 * us;
-        if (std::strcmp(s.name, "lm_head 3584->152064") == 0) decode_us[ti] += us;
+        auto w = b.device_weights(t, s.n_in, s.n_out, std::min(copies, 256));
+        DeviceWeight dw;
+        dw.type = t;
+        dw.row_bytes = row_size(t, s.n_in);
+        dw.n_in = s.n_in;
+        dw.n_out = s.n_out;
+        const bool int8_x = matvec_int8_activations(dw);
+        for (int variant = 0; variant < (int8_x ? 2 : 1); ++variant) {
+          const double ms = b.time_ms(
+              [&](int i) {
+                dw.data = w[i % w.size()];
+                if (variant == 0)
+                  launch_matvec(dw, static_cast<float*>(x), nullptr, static_cast<float*>(y), b.stream);
+                else
+                  launch_matvec_float(dw, static_cast<float*>(x), nullptr, static_cast<float*>(y), b.stream);
+              },
+              50);
+          const char* xname = variant == 1 || !int8_x ? "f32x" : "i8x";
+          std::printf("%-8s %-22s %-5s %10.1f %10.1f %9.0f %8.0f%%\n", tname(t), s.name, xname, bytes / 1e6, ms * 1e3,
+                      bytes / (ms * 1e-3) / 1e9, 100.0 * bytes / (ms * 1e-3) / peak_bw);
+          // Decode estimate per layer: q and o (attn_q), k and v (attn_kv), gate and up
+          // (ffn_up), down (ffn_down); 28 layers, then lm_head.
+          const double us = ms * 1e3;
+          for (int slot = variant; slot < (int8_x ? variant + 1 : 2); ++slot) {
+            if (std::strcmp(s.name, "attn_q 3584->3584") == 0) decode_us[ti][slot] += 28 * 2 * us;
+            if (std::strcmp(s.name, "attn_kv 3584->512") == 0) decode_us[ti][slot] += 28 * 2 * us;
+            if (std::strcmp(s.name, "ffn_up 3584->18944") == 0) decode_us[ti][slot] += 28 * 2 * us;
+            if (std::strcmp(s.name, "ffn_down 18944->3584") == 0) decode_us[ti][slot] += 28 * us;
+            if (std::strcmp(s.name, "lm_head 3584->152064") == 0) decode_us[ti][slot] += us;
+          }
+        }
         for (void* p : w) cudaFree(p);
       }
     }
     std::printf("\ndecode matvec time per token, 7B (28 layers + lm_head, all one type; from the rates above):\n");
     for (int ti = 0; ti < 5; ++ti)
-      std::printf("  %-6s %8.2f ms  (%.1f tokens/s upper bound from weights alone)\n", tname(mv_types[ti]),
-                  decode_us[ti] / 1e3, 1e6 / decode_us[ti]);
+      std::printf("  %-6s %8.2f ms  (%.1f tokens/s upper bound from weights alone)   f32x kernel: %8.2f ms\n",
+                  tname(mv_types[ti]), decode_us[ti][0] / 1e3, 1e6 / decode_us[ti][0], decode_us[ti][1] / 1e3);
 
     // --- matmul (prefill) ---------------------------------------------------------------
     std::printf("\n%-8s %-30s %10s %10s\n", "matmul", "shape (tokens x in -> out)", "ms", "TFLOP/s");
@@ -341,6 +430,7 @@ int main(int argc, char** argv) {
     }
     cudaFree(x);
     cudaFree(y);
+    bench_seam_stages(b);
   } catch (const Error& e) {
     std::fprintf(stderr, "bench_kernels: %s: %s\n", e.code_name(), e.what());
     return 1;

@@ -15,6 +15,7 @@
 
 #include "kotaro/engine.h"
 #include "mini_json.h"
+#include "png_decode.h"
 
 namespace kotaro_tools {
 
@@ -150,14 +151,23 @@ struct CaseResult {
   std::vector<int32_t> our_positions, our_greedy;
 };
 
-// Runs one case: vision from the reference pixel_values, prefill with all logits, 20 greedy
-// tokens.
-inline CaseResult run_case(kotaro::Model& model, const FixtureCase& c) {
+// Runs one case: vision tower from the reference pixel_values (or, with png_dir, from the
+// case's PNG files through Model::encode_image_rgb: the backend's own preprocessing),
+// prefill with all logits, 20 greedy tokens.
+inline CaseResult run_case(kotaro::Model& model, const FixtureCase& c, const std::string& png_dir = "") {
   CaseResult r;
   r.name = c.name;
   const int64_t vocab = model.info().n_vocab;
   std::vector<kotaro::ImageEmbeds> embeds;
-  if (!c.image_grid_thw.empty()) {
+  if (!c.image_grid_thw.empty() && !png_dir.empty()) {
+    r.has_vision = true;
+    for (const std::string& file : c.images) {
+      const RgbImage img = read_png(png_dir + "/" + file);
+      embeds.push_back(model.encode_image_rgb(img.rgb.data(), img.width, img.height));
+      r.our_vision.insert(r.our_vision.end(), embeds.back().data.begin(), embeds.back().data.end());
+    }
+    r.vision = diff(r.our_vision, c.vision_embeds);
+  } else if (!c.image_grid_thw.empty()) {
     r.has_vision = true;
     size_t offset = 0;
     for (size_t i = 0; i + 3 <= c.image_grid_thw.size(); i += 3) {

@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
 # One run on a GPU machine (no Node needed): build the engine with CUDA, hold every CUDA
-# kernel to its CPU reference, run the native tests, evaluate the reference fixtures on the
-# CUDA backend, and benchmark the kernels on 7B shapes.
+# kernel and the seam's GPU stages (paged KV handle, sampling, preprocessing, memory
+# planning) to their CPU references, run the native tests (the session test a second time
+# on the CUDA backend), evaluate the reference fixtures on the CUDA backend (also from the
+# PNGs through the GPU preprocessing), check the up-front out-of-memory refusal, and
+# benchmark the kernels on 7B shapes.
 #
 #   native/tools/gpu-check.sh [--arch 90-real] [--fixtures DIR] [--out DIR] [--skip-bench]
 #
@@ -80,6 +83,9 @@ fi
 
 step "test_backend_ops" "$LOGS/test_backend_ops.log" "$BUILD/test_backend_ops" --verbose
 step "ctest" "$LOGS/ctest.log" ctest --test-dir "$BUILD" --output-on-failure
+# Session semantics on the GPU: rewinds return KV pages, sampling on the device, the exact
+# memory-budget boundary found by bisection with the CUDA accountant enforcing it.
+step "test_model_session on cuda" "$LOGS/session_cuda.log" env KOTARO_TEST_BACKEND=cuda "$BUILD/test_model_session"
 
 fixtures() {
   local F=$FIXTURES rc=0
@@ -89,6 +95,12 @@ fixtures() {
     --refs "$vl/refs" --all || rc=1
   echo "== tiny-qwen2-a f32, cuda"
   "$BUILD/kotaro_eval" --backend cuda --model "$q2/llamacpp/model-f32.gguf" --refs "$q2/refs" --all || rc=1
+  echo "== tiny-qwen25vl-a f32, cuda, vision from the PNGs through the GPU preprocessing"
+  "$BUILD/kotaro_eval" --backend cuda --model "$vl/llamacpp/model-f32.gguf" --mmproj "$vl/llamacpp/mmproj-f32.gguf" \
+    --refs "$vl/refs" --all --png "$vl/images" --min-pixels 3136 --max-pixels 200704 || rc=1
+  echo "== tiny-qwen25vl-a f32, cuda, float16 KV pages (informational, --tol 1e-3)"
+  "$BUILD/kotaro_eval" --backend cuda --model "$vl/llamacpp/model-f32.gguf" --mmproj "$vl/llamacpp/mmproj-f32.gguf" \
+    --refs "$vl/refs" --all --kv f16 --tol 1e-3 || true
   # The 16-bit files go through the tensor-core path for prefill (inputs rounded to 16 bits):
   # reported for the record with a tolerance that fits that rounding, not held to f32's.
   for t in f16 q8_0; do
@@ -103,10 +115,21 @@ fixtures() {
 }
 step "kotaro_eval --backend cuda (f32 fixtures)" "$LOGS/fixtures.log" fixtures
 
+# The up-front refusal: a 1 MiB budget must fail the load with the parts and the budget named.
+oom_refusal() {
+  local vl=$FIXTURES/tiny-qwen25vl-a out
+  out=$("$BUILD/kotaro_eval" --backend cuda --memory-budget 1048576 --model "$vl/llamacpp/model-f32.gguf" \
+    --mmproj "$vl/llamacpp/mmproj-f32.gguf" --refs "$vl/refs" --all 2>&1)
+  local rc=$?
+  echo "exit $rc: $out"
+  [ $rc -ne 0 ] && echo "$out" | grep -q "OUT_OF_MEMORY: loading .* needs .* (weights .*, KV .*, activations .*), .* free / budget 1.0 MiB"
+}
+step "OOM refusal on cuda (1 MiB budget)" "$LOGS/oom.log" oom_refusal
+
 if [ $SANITIZE -eq 1 ] && command -v compute-sanitizer > /dev/null; then
   sanitize() {
     local rc=0
-    for f in attention sampling image embed_rows gather rope rmsnorm; do
+    for f in attention kv_handle sampling image embed_rows gather rope rmsnorm; do
       compute-sanitizer --tool memcheck --error-exitcode 3 "$BUILD/test_backend_ops" --filter "$f" || rc=1
     done
     compute-sanitizer --tool memcheck --error-exitcode 3 "$BUILD/test_backend_ops" --filter matmul_q4_K || rc=1
@@ -129,12 +152,18 @@ echo
 echo "=== op table (test_backend_ops)"
 sed -n '/^op /,$p' "$LOGS/test_backend_ops.log" | head -80
 echo
+echo "=== OOM refusal"
+cat "$LOGS/oom.log"
+echo
+echo "=== session on cuda"
+tail -4 "$LOGS/session_cuda.log"
+echo
 echo "=== fixtures"
-grep -E "^(==|model|case|[a-z_]+ +[0-9.e-]+ |PASS|FAIL)" "$LOGS/fixtures.log" | head -60
+grep -E "^(==|model|case|[a-z_]+ +[0-9.e-]+ |PASS|FAIL)" "$LOGS/fixtures.log" | head -80
 if [ $BENCH -eq 1 ]; then
   echo
   echo "=== bench"
-  sed -n '1,/^=== ncu/p' "$LOGS/bench.log" | head -75
+  sed -n '1,/^=== ncu/p' "$LOGS/bench.log" | head -90
 fi
 echo
 echo "=== summary"

@@ -1,11 +1,16 @@
 // kotaro_eval: holds the engine to a reference fixture without Node (for GPU machines).
 //   kotaro_eval --model m.gguf [--mmproj p.gguf] --refs <fixture>/refs (--case NAME | --all)
-//               [--backend cpu|cuda|auto] [--tol REL] [--dump DIR]
-// For each case: vision tower from the reference pixel_values, prefill with all logits, 20
-// greedy tokens; prints errors against the reference and exits 1 when a case fails
-// (vision/logits max relative error above --tol, default 1e-4; positions differ; a greedy
-// token differs before the first reference near-tie). --dump writes our arrays under the
-// manifest's file names.
+//               [--backend cpu|cuda|auto] [--tol REL] [--dump DIR] [--png DIR]
+//               [--min-pixels N --max-pixels N] [--kv auto|f32|f16] [--memory-budget BYTES]
+//               [--context N]
+// For each case: vision tower from the reference pixel_values (--png DIR: from the case's
+// PNG files through Model::encode_image_rgb, i.e. the backend's own preprocessing, with the
+// fixture processor's pixel limits given by --min-pixels/--max-pixels), prefill with all
+// logits, 20 greedy tokens; prints errors against the reference and exits 1 when a case
+// fails (vision/logits max relative error above --tol, default 1e-4; positions differ; a
+// greedy token differs before the first reference near-tie). --dump writes our arrays under
+// the manifest's file names. A load refused by --memory-budget prints the engine's
+// OUT_OF_MEMORY message and exits 1.
 #include <cstdio>
 #include <cstring>
 #include <string>
@@ -20,17 +25,20 @@ namespace {
 int usage() {
   std::fprintf(stderr,
                "usage: kotaro_eval --model m.gguf [--mmproj p.gguf] --refs DIR (--case NAME | --all)\n"
-               "                   [--backend cpu|cuda|auto] [--tol REL] [--threads N] [--dump DIR]\n");
+               "                   [--backend cpu|cuda|auto] [--tol REL] [--threads N] [--dump DIR] [--png DIR]\n"
+               "                   [--min-pixels N] [--max-pixels N] [--kv auto|f32|f16] [--memory-budget BYTES]\n"
+               "                   [--context N]\n");
   return 2;
 }
 
 }  // namespace
 
 int main(int argc, char** argv) {
-  std::string model_path, mmproj, refs, one_case, backend = "auto", dump;
+  std::string model_path, mmproj, refs, one_case, backend = "auto", dump, png, kv = "auto";
   bool all = false;
   double tol = 1e-4;
   int threads = 0;
+  kotaro::ModelOptions o;
   for (int i = 1; i < argc; ++i) {
     const std::string a = argv[i];
     auto next = [&]() -> std::string {
@@ -47,6 +55,12 @@ int main(int argc, char** argv) {
       else if (a == "--tol") tol = std::stod(next());
       else if (a == "--threads") threads = std::stoi(next());
       else if (a == "--dump") dump = next();
+      else if (a == "--png") png = next();
+      else if (a == "--min-pixels") o.min_pixels = std::stoll(next());
+      else if (a == "--max-pixels") o.max_pixels = std::stoll(next());
+      else if (a == "--kv") kv = next();
+      else if (a == "--memory-budget") o.memory_budget_bytes = std::stoull(next());
+      else if (a == "--context") o.context_length = std::stoll(next());
       else return usage();
     } catch (const std::exception& e) {
       std::fprintf(stderr, "%s\n", e.what());
@@ -54,9 +68,11 @@ int main(int argc, char** argv) {
     }
   }
   if (model_path.empty() || refs.empty() || (one_case.empty() == !all)) return usage();
+  if (kv != "auto" && kv != "f32" && kv != "f16") return usage();
 
   try {
-    kotaro::ModelOptions o;
+    o.kv_cache_type = kv == "f32" ? kotaro::KvCacheType::F32 : kv == "f16" ? kotaro::KvCacheType::F16
+                                                                          : kotaro::KvCacheType::Auto;
     o.model_path = model_path;
     o.mmproj_path = mmproj;
     o.threads = threads;
@@ -66,8 +82,11 @@ int main(int argc, char** argv) {
     auto model = kotaro::Model::load(o);
     const Json manifest = load_manifest(refs);
     std::vector<std::string> names = all ? case_names(manifest) : std::vector<std::string>{one_case};
-    std::printf("model %s (%s, %s, backend %s)\n", model_path.c_str(), model->info().architecture.c_str(),
-                model->info().weight_type.c_str(), model->info().backend.c_str());
+    std::printf("model %s (%s, %s, backend %s, kv cache %s)\n", model_path.c_str(),
+                model->info().architecture.c_str(), model->info().weight_type.c_str(), model->info().backend.c_str(),
+                kv.c_str());
+    std::printf("vision input: %s\n", png.empty() ? "reference pixel_values (encode_image)"
+                                                   : ("PNG files through encode_image_rgb (" + png + ")").c_str());
     std::printf("%-20s %11s %11s %9s %11s %11s %11s %9s %8s\n", "case", "vision_rel", "vision_abs", "positions",
                 "logits_rel", "logits_abs", "top1", "greedy", "gl_rel");
     int failures = 0, skipped = 0;
@@ -78,7 +97,7 @@ int main(int argc, char** argv) {
         ++skipped;
         continue;
       }
-      const CaseResult r = run_case(*model, c);
+      const CaseResult r = run_case(*model, c, png);
       const bool ok = (!r.has_vision || r.vision.rel() < tol) && (!r.positions_checked || r.positions_equal) &&
                       r.logits.rel() < tol && r.greedy_ok;
       failures += !ok;

@@ -4,6 +4,7 @@
 
 #include <cuda_runtime_api.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <string>
@@ -65,6 +66,73 @@ CudaBackend::~CudaBackend() {
 }
 
 void CudaBackend::synchronize() { KOTARO_CUDA_CHECK(cudaStreamSynchronize(stream_)); }
+
+// --- memory planning --------------------------------------------------------------------
+
+MemoryBudget CudaBackend::memory_budget() const {
+  MemoryBudget b;
+  b.budget = memory_->budget();
+  uint64_t live = 0;
+  for (int i = 0; i < kMemoryCategoryCount; ++i) live += memory_->live(static_cast<MemoryCategory>(i));
+  // The shared scratch block is not "used": every plan carries it in its workspace term
+  // (workspace_bytes), and it is one block however many sessions there are.
+  if (workspace_) live -= std::min<uint64_t>(live, memory_->charged(workspace_->data()));
+  uint64_t free_in_budget = b.budget > live ? b.budget - live : 0;
+  // A budget larger than the device has free (another process took memory) is capped by
+  // the device; the accountant's cached blocks are ours to give back.
+  size_t dev_free = 0, dev_total = 0;
+  int previous = 0;
+  cudaGetDevice(&previous);
+  if (cudaSetDevice(device_) == cudaSuccess && cudaMemGetInfo(&dev_free, &dev_total) == cudaSuccess)
+    free_in_budget = std::min<uint64_t>(free_in_budget, dev_free + memory_->cached());
+  else
+    cudaGetLastError();
+  cudaSetDevice(previous);
+  b.free = free_in_budget;
+  return b;
+}
+
+uint64_t CudaBackend::weight_bytes(GgmlType type, int64_t n_in, int64_t n_out) const {
+  // As upload_weight stores it: in its own type when a kernel reads it, else float32.
+  const size_t row = matmul_type_supported(type) ? row_size(type, n_in) : static_cast<size_t>(n_in) * 4;
+  return DeviceMemory::rounded(row * static_cast<size_t>(n_out));
+}
+
+uint64_t CudaBackend::tensor_bytes(int64_t rows, int64_t cols) const {
+  return DeviceMemory::rounded(static_cast<size_t>(rows) * static_cast<size_t>(cols) * 4);
+}
+
+uint64_t CudaBackend::workspace_bytes(const WorkspaceShapes& s) const {
+  // The one shared scratch block (workspace()): split-key attention partials or the
+  // sampler's working copy of the logits, whichever is larger.
+  size_t shared = 0;
+  if (s.n_head > 0 && s.n_kv_head > 0 && s.max_kv_tokens > 0) {
+    AttentionArgs a;
+    a.n_head = s.n_head;
+    a.n_kv_head = s.n_kv_head;
+    a.head_dim = s.head_dim;
+    a.causal = true;
+    for (int64_t n = 1; n <= std::max<int64_t>(1, std::min(s.max_query_rows, s.max_kv_tokens)); ++n) {
+      a.n_q = static_cast<int>(n);
+      a.n_past = s.max_kv_tokens - n;
+      shared = std::max(shared, attention_workspace_bytes(a, sm_count_));
+    }
+  }
+  if (s.n_vocab > 0) {
+    const size_t ids = (static_cast<size_t>(s.max_history) + 1) * 4;
+    shared = std::max(shared, (ids + 255) / 256 * 256 + sample_workspace_bytes(static_cast<int>(s.n_vocab)));
+  }
+  uint64_t total = shared ? DeviceMemory::rounded(shared) : 0;
+  if (s.image_input_pixels > 0) {
+    // preprocess_image_gpu's scratch: the RGB8 upload, the horizontal pass's image (at most
+    // twice the larger of input and output) and the vertical pass's, plus tap tables.
+    const size_t in = static_cast<size_t>(s.image_input_pixels) * 3;
+    const size_t out = static_cast<size_t>(s.image_output_pixels) * 3;
+    total += DeviceMemory::rounded(in) + DeviceMemory::rounded(2 * std::max(in, out)) + DeviceMemory::rounded(out) +
+             (2u << 20);
+  }
+  return total;
+}
 
 void* CudaBackend::workspace(size_t bytes) {
   if (bytes == 0) return nullptr;
@@ -326,14 +394,14 @@ void CudaBackend::attention_segments(const Tensor& q, const Tensor& k, const Ten
   cuda::attention(a, sm_count_, nullptr, stream_);
 }
 
-// --- beyond the seam ------------------------------------------------------------------
+// --- sampling and image preprocessing ------------------------------------------------------
 
-int32_t CudaBackend::sample(const Tensor& logits_row, GpuSampler& sampler, const std::vector<int32_t>& history) {
+int32_t CudaBackend::sample(const Tensor& logits_row, Sampler& sampler, const std::vector<int32_t>& history) {
   if (logits_row.empty() || logits_row.rows != 1 || logits_row.dtype != DType::F32 || logits_row.cols <= 0)
     fail(ErrorCode::Internal, "sample: expected one f32 row of logits");
   const int n_vocab = static_cast<int>(logits_row.cols);
   std::vector<int32_t> ids;
-  SampleArgs a = sampler.next(logits_row.f32(), n_vocab, history, ids);
+  SampleArgs a = make_sample_args(sampler, logits_row.f32(), n_vocab, history, ids);
   // One scratch block: [token][penalty ids][working logits].
   const size_t ids_bytes = (ids.size() + 1) * 4, logits_off = (ids_bytes + 255) / 256 * 256;
   char* ws = static_cast<char*>(workspace(logits_off + sample_workspace_bytes(n_vocab)));
@@ -349,14 +417,17 @@ int32_t CudaBackend::sample(const Tensor& logits_row, GpuSampler& sampler, const
   return token;
 }
 
-Tensor CudaBackend::preprocess_image(const uint8_t* rgb, int width, int height, const ImageProcessorConfig& cfg,
-                                     GpuPixelGrid* grid) {
-  const GpuPixelGrid g = gpu_pixel_grid(width, height, cfg);
-  Tensor out = alloc(DType::F32, g.rows, g.row_len, MemoryCategory::Activations);
-  preprocess_image_gpu(rgb, width, height, cfg, *memory_, out.f32(), stream_);
-  if (grid) *grid = g;
-  return out;
+PixelTensor CudaBackend::preprocess_image(const uint8_t* rgb, int width, int height, const ImageProcessorConfig& cfg) {
+  const GpuPixelGrid g = gpu_pixel_grid(width, height, cfg);  // validates the size first
+  PixelTensor t;
+  t.grid_h = g.grid_h;
+  t.grid_w = g.grid_w;
+  t.pixels = alloc(DType::F32, g.rows, g.row_len, MemoryCategory::Activations);
+  preprocess_image_gpu(rgb, width, height, cfg, *memory_, t.pixels.f32(), stream_);
+  return t;
 }
+
+// --- the paged cache beyond the seam ------------------------------------------------------
 
 std::unique_ptr<PagedKvCache> CudaBackend::make_kv_cache(const KvCacheConfig& cfg, uint64_t budget_bytes) {
   KOTARO_CUDA_CHECK(cudaSetDevice(device_));

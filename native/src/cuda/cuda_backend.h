@@ -27,6 +27,13 @@ class CudaBackend final : public Backend {
   void upload(const void* host, const Tensor& dst) override;
   void download(const Tensor& src, void* host) override;
   BackendUsage usage() const override;
+  void synchronize() override;
+
+  MemoryBudget memory_budget() const override;
+  uint64_t weight_bytes(GgmlType type, int64_t n_in, int64_t n_out) const override;
+  uint64_t tensor_bytes(int64_t rows, int64_t cols) const override;
+  uint64_t kv_cache_bytes(const KvCacheSpec& spec) const override;
+  uint64_t workspace_bytes(const WorkspaceShapes& shapes) const override;
 
   void matmul(const Tensor& x, const Weight& w, const Tensor* bias, const Tensor& y) override;
   void rmsnorm(const Tensor& x, const Tensor& weight, float eps, const Tensor& y) override;
@@ -43,26 +50,30 @@ class CudaBackend final : public Backend {
                           const std::vector<int32_t>& bounds, const Tensor& y,
                           const AttentionSpec& spec) override;
 
+  // The KV cache handle: one sequence in a paged pool (fixed-size blocks + block table),
+  // float16 or float32, sized from the spec's tokens or byte budget.
+  std::unique_ptr<KvCache> create_kv_cache(const KvCacheSpec& spec) override;
+  void kv_store(KvCache& cache, int layer, const Tensor& k, const Tensor& v, int64_t first_row) override;
+  void attention_kv(const Tensor& q, const KvCache& cache, int layer, int64_t n_past, const Tensor& y,
+                    const AttentionSpec& spec) override;
+  void kv_truncate(KvCache& cache, int64_t n_tokens) override;
+
+  // The sampling kernel (only the id returns) and the preprocessing kernels (RGB8 uploaded once).
+  int32_t sample(const Tensor& logits_row, Sampler& sampler, const std::vector<int32_t>& history) override;
+  PixelTensor preprocess_image(const uint8_t* rgb, int width, int height, const ImageProcessorConfig& cfg) override;
+
   // Beyond the seam.
   cudaStream_t stream() const { return stream_; }
   int device() const { return device_; }
   int sm_count() const { return sm_count_; }
   DeviceMemory& memory() { return *memory_; }
-  void synchronize();
   // Forces a matmul kernel (tests, benchmarks); Auto restores the normal choice.
   void set_matmul_kernel(MatmulKernel k) { forced_matmul_ = k; }
   static DeviceWeight device_weight(const Weight& w);
   // Scratch of at least `bytes`, valid until the next call (stream-ordered reuse).
   void* workspace(size_t bytes);
 
-  // GPU-side stages the seam does not carry yet (see docs/cuda-backend.md for the seam
-  // additions that would route the model through them):
-  // the next token from one row of logits ([1, n_vocab]); only the id returns to the host.
-  int32_t sample(const Tensor& logits_row, GpuSampler& sampler, const std::vector<int32_t>& history);
-  // RGB8 → pixel rows [grid_h*grid_w, 3*2*14*14] on the device (the vision tower's input).
-  Tensor preprocess_image(const uint8_t* rgb, int width, int height, const ImageProcessorConfig& cfg,
-                          GpuPixelGrid* grid = nullptr);
-  // A paged KV cache in this backend's memory, sized from `budget_bytes`.
+  // The paged cache itself, for the op tests and benchmarks (several sequences, any block size).
   std::unique_ptr<PagedKvCache> make_kv_cache(const KvCacheConfig& cfg, uint64_t budget_bytes);
   // Causal attention of q [n, n_head*hd] at positions n_past.. over layer `layer` of
   // sequence `seq` (rows 0..n_past+n-1 stored), y [n, n_head*hd].

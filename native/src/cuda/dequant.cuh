@@ -322,4 +322,223 @@ struct MatvecChunk<GgmlType::Q6_K> {
   }
 };
 
+// ---------------------------------------------------------------------------------------
+// MatvecQ8Chunk<T>: the int8-activation matvec's unit of work for one lane (Q8_0, Q4_K,
+// Q6_K): 32 weights of one row against 32 int8 inputs of x (quantize_activations.cuh),
+// integer dot products on __dp4a, the block scales applied once per 16 or 32 weights.
+//   load_w(row, c): the raw bytes of chunk c of one row (issued a step ahead of use);
+//   load_x(xq, xd, c): chunk c of x from shared memory, shared by a warp's rows;
+//   dot(w, x, c): their dot product as a float.
+// Chunk c is a lane's share: c % 8 (Q4_K, Q6_K: 8 lanes per 256-weight super-block) is the
+// lane's position, constant over the kernel's loop (c = lane + 32k), so the shifts and
+// selects that depend on it are fixed per lane.
+
+// Exact int → float for |v| < 2^22 without I2F (quarter-rate): 1.5 * 2^23 + v keeps v in
+// the mantissa.
+__device__ __forceinline__ float small_int_to_float(int v) {
+  return __int_as_float(0x4B400000 + v) - 12582912.0f;
+}
+
+__device__ __forceinline__ uint32_t ldg_u32(const uint8_t* p) {
+  return __ldg(reinterpret_cast<const unsigned int*>(p));
+}
+
+// 8 bytes at p (2-byte aligned, 4-byte aligned iff par == 0) as two little-endian words,
+// from aligned 4-byte loads joined by funnel shifts. Reads only bytes [p - par, p + 8): a
+// block at the very end of the weights is never read past.
+__device__ __forceinline__ uint2 load8_a2(const uint8_t* p, int par) {
+  const uint8_t* base = p - par;
+  const int s = 8 * par;  // 0 or 16
+  const uint32_t w0 = ldg_u32(base), w1 = ldg_u32(base + 4);
+  const uint32_t w2 = par ? static_cast<uint32_t>(load_u16(base + 8)) : 0u;
+  return make_uint2(__funnelshift_r(w0, w1, s), __funnelshift_r(w1, w2, s));
+}
+
+template <GgmlType T>
+struct MatvecQ8Chunk;
+
+// Q8_0: one lane, one block of 34 bytes (2-byte aligned: every other block's quants start
+// off a 4-byte boundary and are joined from aligned words).
+template <>
+struct MatvecQ8Chunk<GgmlType::Q8_0> {
+  struct W {
+    uint32_t q[8];
+    uint32_t d;
+  };
+  struct X {
+    int4 h0, h1;
+    float d;
+  };
+  __device__ __forceinline__ static W load_w(const uint8_t* row, int c) {
+    const uint8_t* b = row + static_cast<size_t>(c) * kQ8_0Bytes;
+    const int par = static_cast<int>(reinterpret_cast<uintptr_t>(b + 2) & 2);  // 2: quants misaligned
+    const uint8_t* base = b + 2 - par;
+    uint32_t a[9];
+#pragma unroll
+    for (int k = 0; k < 8; ++k) a[k] = ldg_u32(base + 4 * k);
+    a[8] = load_u16(b + 32);  // quants 30, 31 (only needed when misaligned)
+    W w;
+#pragma unroll
+    for (int k = 0; k < 8; ++k) w.q[k] = __funnelshift_r(a[k], a[k + 1], 8 * par);
+    w.d = load_u16(b);
+    return w;
+  }
+  __device__ __forceinline__ static X load_x(const int8_t* xq, const float* xd, int c) {
+    const int sw = (c >> 2) & 1;  // see xq_pos
+    X x;
+    x.h0 = *reinterpret_cast<const int4*>(xq + 32 * c + 16 * sw);
+    x.h1 = *reinterpret_cast<const int4*>(xq + 32 * c + 16 * (1 - sw));
+    x.d = xd[c];
+    return x;
+  }
+  __device__ __forceinline__ static float dot(const W& w, const X& x, int) {
+    int acc = 0;
+    acc = __dp4a(static_cast<int>(w.q[0]), x.h0.x, acc);
+    acc = __dp4a(static_cast<int>(w.q[1]), x.h0.y, acc);
+    acc = __dp4a(static_cast<int>(w.q[2]), x.h0.z, acc);
+    acc = __dp4a(static_cast<int>(w.q[3]), x.h0.w, acc);
+    acc = __dp4a(static_cast<int>(w.q[4]), x.h1.x, acc);
+    acc = __dp4a(static_cast<int>(w.q[5]), x.h1.y, acc);
+    acc = __dp4a(static_cast<int>(w.q[6]), x.h1.z, acc);
+    acc = __dp4a(static_cast<int>(w.q[7]), x.h1.w, acc);
+    // |acc| <= 32 * 128 * 127 < 2^22
+    return f16_bits_to_f32(static_cast<uint16_t>(w.d)) * x.d * small_int_to_float(acc);
+  }
+};
+
+// Q4_K: 6-bit scales and mins of sub-blocks 2j and 2j+1 as byte pairs (ggml's
+// get_scale_min_k4 two at a time), from the packed scale words w1..w3 (block bytes 4..15).
+__device__ __forceinline__ void q4k_scale_min_pair(uint32_t w1, uint32_t w2, uint32_t w3, int j, uint32_t& sc,
+                                                   uint32_t& mn) {
+  const bool upper = j >= 2;
+  const int sh = 16 * (j & 1);
+  const uint32_t p = (upper ? w2 : w1) >> sh;  // scale bytes 2j, 2j+1
+  const uint32_t a = (upper ? w3 : w2) >> sh;  // scale bytes 2j+4, 2j+5
+  const uint32_t q = w1 >> sh;                 // scale bytes 2j-4, 2j-3 (upper only)
+  const uint32_t mlo = upper ? 0x0F0Fu : 0x3F3Fu, mhi = upper ? 0x3030u : 0u;
+  sc = ((upper ? a : p) & mlo) | ((q >> 2) & mhi);
+  mn = ((a >> (upper ? 4 : 0)) & mlo) | ((p >> 2) & mhi);
+}
+
+// Q4_K: lane t = c % 8 takes qs bytes [16t, 16t+16) of its super-block (j = t/2 the
+// sub-block pair, h = t%2 the half): 16 quants of sub-block 2j (low nibbles) and 16 of 2j+1
+// (high nibbles); the header (d, dmin, scales) is read by all 8 lanes (one L1 line).
+template <>
+struct MatvecQ8Chunk<GgmlType::Q4_K> {
+  struct W {
+    uint4 head, qs;
+  };
+  struct X {
+    int4 lo, hi;
+    float2 d;      // x scales of sub-blocks 2j, 2j+1
+    int slo, shi;  // sums of the lane's 16 x quants of each (the min term)
+  };
+  __device__ __forceinline__ static W load_w(const uint8_t* row, int c) {
+    const uint8_t* b = row + static_cast<size_t>(c / 8) * kQ4_KBytes;
+    return {__ldg(reinterpret_cast<const uint4*>(b)), __ldg(reinterpret_cast<const uint4*>(b + 16 + 16 * (c % 8)))};
+  }
+  __device__ __forceinline__ static X load_x(const int8_t* xq, const float* xd, int c) {
+    const int sb = c / 8, t = c % 8;
+    X x;
+    x.lo = *reinterpret_cast<const int4*>(xq + 256 * sb + 16 * t);
+    x.hi = *reinterpret_cast<const int4*>(xq + 256 * sb + 128 + 16 * t);
+    x.d = *reinterpret_cast<const float2*>(xd + 8 * sb + 2 * (t / 2));
+    const int ones = 0x01010101;
+    x.slo = __dp4a(x.lo.w, ones, __dp4a(x.lo.z, ones, __dp4a(x.lo.y, ones, __dp4a(x.lo.x, ones, 0))));
+    x.shi = __dp4a(x.hi.w, ones, __dp4a(x.hi.z, ones, __dp4a(x.hi.y, ones, __dp4a(x.hi.x, ones, 0))));
+    return x;
+  }
+  __device__ __forceinline__ static float dot(const W& w, const X& x, int c) {
+    const uint32_t q[4] = {w.qs.x, w.qs.y, w.qs.z, w.qs.w};
+    const int xl[4] = {x.lo.x, x.lo.y, x.lo.z, x.lo.w}, xh[4] = {x.hi.x, x.hi.y, x.hi.z, x.hi.w};
+    int dlo = 0, dhi = 0;
+#pragma unroll
+    for (int i = 0; i < 4; ++i) {
+      dlo = __dp4a(static_cast<int>(q[i] & 0x0F0F0F0Fu), xl[i], dlo);
+      dhi = __dp4a(static_cast<int>((q[i] >> 4) & 0x0F0F0F0Fu), xh[i], dhi);
+    }
+    uint32_t sc, mn;
+    q4k_scale_min_pair(w.head.y, w.head.z, w.head.w, (c % 8) / 2, sc, mn);
+    const float d = f16_bits_to_f32(w.head.x & 0xFFFF), dmin = f16_bits_to_f32(w.head.x >> 16);
+    // sum_i (d*sc*q_i - dmin*m) x_i over the lane's 16 quants of a sub-block, with
+    // x_i = dx*xq_i: dx*(d*sc*sum q_i xq_i - dmin*m*sum xq_i).
+    // |sc * dlo| <= 63 * 16 * 15 * 127 < 2^22, |m * slo| <= 63 * 16 * 127.
+    const float lo = d * small_int_to_float(dlo * static_cast<int>(sc & 0xFF)) -
+                     dmin * small_int_to_float(x.slo * static_cast<int>(mn & 0xFF));
+    const float hi = d * small_int_to_float(dhi * static_cast<int>(sc >> 8)) -
+                     dmin * small_int_to_float(x.shi * static_cast<int>(mn >> 8));
+    return lo * x.d.x + hi * x.d.y;
+  }
+};
+
+// Q6_K: lane t = c % 8 takes positions l in [8g, 8g+8) of half n (t = 4n + g) in all four
+// quarters (elements 128n + 32q + l): 8 bytes each of ql[l], ql[l+32], qh[l], and the
+// half's 8 scale bytes (4 of them its own). Blocks are 210 bytes: 2-byte aligned.
+template <>
+struct MatvecQ8Chunk<GgmlType::Q6_K> {
+  struct W {
+    uint2 ql0, ql1, qh, sc;
+    uint32_t d;
+  };
+  struct X {
+    int4 a, b;   // quarters 0,1 and 2,3: two words each
+    float4 d;    // x scales of the 4 quarters
+    int s32[4];  // 32 * sum of the lane's 8 x quants per quarter (the -32 offset of q6)
+  };
+  __device__ __forceinline__ static W load_w(const uint8_t* row, int c) {
+    const uint8_t* b = row + static_cast<size_t>(c / 8) * kQ6_KBytes;
+    const int par = static_cast<int>(reinterpret_cast<uintptr_t>(b) & 2);  // the block's misalignment
+    const int t = c % 8, n = t / 4, g = t % 4;
+    W w;
+    w.ql0 = load8_a2(b + 64 * n + 8 * g, par);
+    w.ql1 = load8_a2(b + 64 * n + 32 + 8 * g, par);
+    w.qh = load8_a2(b + 128 + 32 * n + 8 * g, par);
+    w.sc = load8_a2(b + 192 + 8 * n, par);
+    w.d = load_u16(b + 208);
+    return w;
+  }
+  __device__ __forceinline__ static X load_x(const int8_t* xq, const float* xd, int c) {
+    const int sb = c / 8, t = c % 8;
+    X x;
+    x.a = *reinterpret_cast<const int4*>(xq + 256 * sb + 16 * t);
+    x.b = *reinterpret_cast<const int4*>(xq + 256 * sb + 128 + 16 * t);
+    x.d = *reinterpret_cast<const float4*>(xd + 8 * sb + 4 * (t / 4));
+    const int ones = 0x01010101;
+    x.s32[0] = 32 * __dp4a(x.a.y, ones, __dp4a(x.a.x, ones, 0));
+    x.s32[1] = 32 * __dp4a(x.a.w, ones, __dp4a(x.a.z, ones, 0));
+    x.s32[2] = 32 * __dp4a(x.b.y, ones, __dp4a(x.b.x, ones, 0));
+    x.s32[3] = 32 * __dp4a(x.b.w, ones, __dp4a(x.b.z, ones, 0));
+    return x;
+  }
+  __device__ __forceinline__ static float dot(const W& w, const X& x, int c) {
+    const int hs = (c % 8) % 4 / 2;  // which of each scale pair: sub-block l / 16
+    const uint32_t l0[2] = {w.ql0.x, w.ql0.y}, l1[2] = {w.ql1.x, w.ql1.y}, h[2] = {w.qh.x, w.qh.y};
+    int dq[4];
+    {
+      // 6-bit quants, one per byte: low nibble from ql, bits 4-5 from qh (ggml's layout)
+      int q0[2], q1[2], q2[2], q3[2];
+#pragma unroll
+      for (int i = 0; i < 2; ++i) {
+        q0[i] = static_cast<int>((l0[i] & 0x0F0F0F0Fu) | ((h[i] << 4) & 0x30303030u));
+        q1[i] = static_cast<int>((l1[i] & 0x0F0F0F0Fu) | ((h[i] << 2) & 0x30303030u));
+        q2[i] = static_cast<int>(((l0[i] >> 4) & 0x0F0F0F0Fu) | (h[i] & 0x30303030u));
+        q3[i] = static_cast<int>(((l1[i] >> 4) & 0x0F0F0F0Fu) | ((h[i] >> 2) & 0x30303030u));
+      }
+      dq[0] = __dp4a(q0[1], x.a.y, __dp4a(q0[0], x.a.x, 0));
+      dq[1] = __dp4a(q1[1], x.a.w, __dp4a(q1[0], x.a.z, 0));
+      dq[2] = __dp4a(q2[1], x.b.y, __dp4a(q2[0], x.b.x, 0));
+      dq[3] = __dp4a(q3[1], x.b.w, __dp4a(q3[0], x.b.z, 0));
+    }
+    // scale of quarter q: byte hs + 2q of the half's 8 (int8)
+    const int s0 = static_cast<int8_t>(w.sc.x >> (8 * hs)), s1 = static_cast<int8_t>(w.sc.x >> (8 * hs + 16));
+    const int s2 = static_cast<int8_t>(w.sc.y >> (8 * hs)), s3 = static_cast<int8_t>(w.sc.y >> (8 * hs + 16));
+    // |sc * sum (q-32) xq| <= 128 * 8 * 32 * 127 < 2^22
+    const float acc = small_int_to_float(s0 * (dq[0] - x.s32[0])) * x.d.x +
+                      small_int_to_float(s1 * (dq[1] - x.s32[1])) * x.d.y +
+                      small_int_to_float(s2 * (dq[2] - x.s32[2])) * x.d.z +
+                      small_int_to_float(s3 * (dq[3] - x.s32[3])) * x.d.w;
+    return f16_bits_to_f32(static_cast<uint16_t>(w.d)) * acc;
+  }
+};
+
 }  // namespace kotaro::cuda

@@ -159,6 +159,12 @@ uint64_t DeviceMemory::live(MemoryCategory c) const {
   return live_[static_cast<int>(c)];
 }
 
+uint64_t DeviceMemory::charged(const void* ptr) const {
+  std::lock_guard<std::mutex> lock(mutex_);
+  auto it = blocks_.find(const_cast<void*>(ptr));
+  return it == blocks_.end() ? 0 : it->second.bytes;
+}
+
 uint64_t DeviceMemory::cached() const {
   std::lock_guard<std::mutex> lock(mutex_);
   return cached_bytes_;

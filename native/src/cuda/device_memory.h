@@ -34,6 +34,9 @@ class DeviceMemory {
   void release_cached();  // gives cached blocks back to the driver
 
   uint64_t live(MemoryCategory c) const;
+  // Bytes charged for a live block allocate() returned (0 for anything else): a reused cached
+  // block may be larger than the request that got it.
+  uint64_t charged(const void* ptr) const;
   uint64_t cached() const;
   uint64_t budget() const { return budget_; }
   int device() const { return device_; }

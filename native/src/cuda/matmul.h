@@ -1,7 +1,10 @@
 // Matrix products against weights in their stored ggml type: y[n, n_out] = x[n, n_in] W^T
 // (+ bias). Three kernels, one entry that picks (ordered predicates, first match wins):
-//   1. matvec  (n == 1, decode): one warp per 2-4 weight rows, weights dequantised in
-//      registers, float32 FMA; the roofline is the weight bytes.
+//   1. matvec  (n == 1, decode): the roofline is the weight bytes. Q8_0/Q4_K/Q6_K: x
+//      quantised to int8 blocks of 32 in each block's shared memory, __dp4a integer dot
+//      products (~1e-5 relative NMSE from rounding x, as llama.cpp's mmvq). F32/F16/BF16
+//      (and quantised types whose x would not fit): weights dequantised in registers,
+//      float32 FMA, exact to float32 rounding.
 //   2. simt    (F32 weights, or KOTARO_CUDA_PRECISE_MATMUL=1): 64x64 tiles, float32 FMA.
 //      Exact to float32 rounding: what holds float32 models to the CPU reference.
 //   3. mma     (F16/BF16/Q8_0/Q4_K/Q6_K, n > 1, prefill and vision): tensor cores,
@@ -43,6 +46,11 @@ void matmul(const DeviceWeight& w, const float* x, int64_t n, const float* bias,
 
 // The launchers behind it (no checks beyond what each kernel needs).
 void launch_matvec(const DeviceWeight& w, const float* x, const float* bias, float* y, cudaStream_t stream);
+// The float32-activation matvec for any type (launch_matvec's fallback; tests, benchmarks).
+void launch_matvec_float(const DeviceWeight& w, const float* x, const float* bias, float* y,
+                         cudaStream_t stream);
+// Whether launch_matvec quantises x to int8 for this weight (Q8_0/Q4_K/Q6_K whose x fits).
+bool matvec_int8_activations(const DeviceWeight& w);
 void launch_matmul_simt(const DeviceWeight& w, const float* x, int64_t n, const float* bias, float* y,
                         cudaStream_t stream);
 void launch_matmul_mma(const DeviceWeight& w, const float* x, int64_t n, const float* bias, float* y,

@@ -47,6 +47,10 @@
 //    attention_kv is causal grouped-query attention of q at positions n_past.. over rows
 //    0..n_past+i of one layer (n_past + n <= rows()). kv_truncate(n) forgets rows n.. (the
 //    paged cache returns whole blocks past n to its pool).
+//  - spec.type F16 stores keys/values rounded to float16 (the only deviation from float32
+//    numerics the seam allows, and only when asked for: ~2.4e-4 relative on the float32
+//    fixtures' logits, so the engine asks for it only for non-float32 models); the CPU
+//    backend stores float32 whatever the type.
 //
 // Sampling, image preprocessing
 //  - sample(): the next token from one row of logits [1, n_vocab] in backend memory, with
@@ -63,6 +67,9 @@
 //    free in the budget (memory_budget()) and throws OutOfMemory "WHAT needs X MiB (weights
 //    A, KV B, activations C), Y MiB free / budget Z MiB" when it does not fit. A budget of 0
 //    means unlimited (the CPU backend without memory_budget_bytes): reserve() then passes.
+//    "Free" is the budget less the live buffers (cuda: blocks its allocator caches count as
+//    free, being given back on demand, and so does its one shared scratch block, which
+//    every plan carries in workspace_bytes; and never more than the device has free).
 //
 // Threading: a Backend is used by one thread at a time (the engine serialises calls).
 #pragma once

@@ -50,9 +50,10 @@ std::string dominant_type(const GgufFile& f) {
 
 constexpr int64_t kPrefillBatch = 512;      // EngineSession's tokens per forward pass
 constexpr int64_t kSavedLogitsRows = 4;    // EngineSession keeps this many logits rows
-// The largest RGB input the workspace estimate stages on the device (a 4096 x 4096 image);
+// The largest RGB input the workspace estimate stages on the device, in multiples of the
+// pixel budget (the app scales images down to its maxImageSide before the engine sees them);
 // larger inputs still work when the memory is free, else the allocation says what it needed.
-constexpr int64_t kPlannedImageInputPixels = 4096 * 4096;
+constexpr int64_t kPlannedImageInputFactor = 4;
 
 std::string file_name(const std::string& path) {
   const size_t slash = path.find_last_of("/\\");
@@ -177,7 +178,7 @@ uint64_t EngineModel::session_activation_bytes() const {
     const int64_t unit = int64_t(vision_cfg_.merge_size) * vision_cfg_.merge_size;
     const int64_t patches = options_.max_pixels / (int64_t(vision_cfg_.patch_size) * vision_cfg_.patch_size) / unit * unit;
     act = std::max(act, VisionModel::activation_bytes(vision_cfg_, be, std::max<int64_t>(patches, unit)));
-    ws.image_input_pixels = kPlannedImageInputPixels;
+    ws.image_input_pixels = kPlannedImageInputFactor * options_.max_pixels;
     ws.image_output_pixels = options_.max_pixels;
   }
   return act + be.workspace_bytes(ws) + kSavedLogitsRows * be.tensor_bytes(1, text_cfg_.n_vocab);
