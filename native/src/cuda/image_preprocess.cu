@@ -1,5 +1,5 @@
-// GPU image preprocessing (see image_preprocess.h). The resize taps are computed on the host
-// exactly as image/bicubic_resize.cpp computes them; the kernels apply them
+// GPU image preprocessing (see image_preprocess.h). The resize taps come from
+// image/bicubic_resize.cpp (bicubic_taps, computed on the host and uploaded); the kernels apply them
 // with the same 32-bit fixed-point sums and uint8 clamping, one output byte per thread.
 #include <algorithm>
 #include <cmath>
@@ -9,68 +9,13 @@
 
 #include "cuda/common.cuh"
 #include "cuda/image_preprocess.h"
+#include "image/bicubic_resize.h"
 #include "image/smart_resize.h"
 #include "kotaro/error.h"
 
 namespace kotaro::cuda {
 
 namespace {
-
-// --- host: the taps of image/bicubic_resize.cpp (Pillow's precompute_coeffs, normalised
-// in double, converted to fixed point with Pillow's 22 bits or torch's int16 bits) ---
-double bicubic_filter(double x) {
-  const double a = -0.5;
-  if (x < 0.0) x = -x;
-  if (x < 1.0) return ((a + 2.0) * x - (a + 3.0)) * x * x + 1;
-  if (x < 2.0) return (((x - 5) * x + 8) * x - 4) * a;
-  return 0.0;
-}
-
-struct Taps {
-  int ksize = 0, bits = 0;
-  std::vector<int32_t> bounds;  // [out][2]: first input index, count
-  std::vector<int32_t> k;       // [out][ksize]
-};
-
-Taps precompute(int in_size, int out_size, BicubicPrecision precision) {
-  const double scale = static_cast<double>(in_size) / out_size;
-  const double filterscale = scale < 1.0 ? 1.0 : scale;
-  const double support = 2.0 * filterscale;
-  Taps t;
-  t.ksize = static_cast<int>(std::ceil(support)) * 2 + 1;
-  t.bounds.resize(2 * static_cast<size_t>(out_size));
-  std::vector<double> w(static_cast<size_t>(out_size) * t.ksize, 0.0);
-  double w_max = 0.0;
-  for (int o = 0; o < out_size; ++o) {
-    const double center = (o + 0.5) * scale;
-    int xmin = static_cast<int>(center - support + 0.5);
-    if (xmin < 0) xmin = 0;
-    int xmax = static_cast<int>(center + support + 0.5);
-    if (xmax > in_size) xmax = in_size;
-    const int n = xmax - xmin;
-    double* wo = &w[static_cast<size_t>(o) * t.ksize];
-    double total = 0.0;
-    for (int x = 0; x < n; ++x) total += (wo[x] = bicubic_filter((x + xmin - center + 0.5) / filterscale));
-    for (int x = 0; x < n; ++x) {
-      if (total != 0.0) wo[x] /= total;
-      w_max = std::max(w_max, wo[x]);
-    }
-    t.bounds[2 * o] = xmin;
-    t.bounds[2 * o + 1] = n;
-  }
-  if (precision == BicubicPrecision::Pillow) {
-    t.bits = 32 - 8 - 2;
-  } else {
-    for (t.bits = 0; t.bits < 22; ++t.bits)
-      if (static_cast<int>(0.5 + w_max * (1 << (t.bits + 1))) >= (1 << 15)) break;
-  }
-  t.k.resize(w.size());
-  for (size_t i = 0; i < w.size(); ++i) {
-    const double v = w[i] * (1 << t.bits);
-    t.k[i] = static_cast<int32_t>(w[i] < 0 ? -0.5 + v : 0.5 + v);
-  }
-  return t;
-}
 
 // --- device ---------------------------------------------------------------------------
 __device__ __forceinline__ uint8_t clamp_shift(int32_t acc, int bits) {
@@ -143,7 +88,7 @@ struct Scratch {
 
 void resize_pass(const uint8_t* in, int w, int h, int out_n, bool horizontal, BicubicPrecision precision,
                  DeviceMemory& mem, uint8_t* out, cudaStream_t stream) {
-  const Taps c = precompute(horizontal ? w : h, out_n, precision);
+  const BicubicTaps c = bicubic_taps(horizontal ? w : h, out_n, precision);
   Scratch bounds(mem, c.bounds.size() * 4, "resize coefficients");
   Scratch k(mem, c.k.size() * 4, "resize coefficients");
   KOTARO_CUDA_CHECK(cudaMemcpyAsync(bounds.p, c.bounds.data(), c.bounds.size() * 4, cudaMemcpyHostToDevice, stream));

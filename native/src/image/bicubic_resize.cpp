@@ -18,22 +18,15 @@ double bicubic_filter(double x) {
   return 0.0;
 }
 
-// Taps of one axis: for output index o, `count[o]` input samples from `first[o]` with
-// fixed-point weights k[o*ksize ..] of `bits` fractional bits.
-struct Taps {
-  int ksize = 0, bits = 0;
-  std::vector<int> first, count;
-  std::vector<int32_t> k;
-};
+}  // namespace
 
-Taps precompute(int in_size, int out_size, BicubicPrecision precision) {
+BicubicTaps bicubic_taps(int in_size, int out_size, BicubicPrecision precision) {
   const double scale = static_cast<double>(in_size) / out_size;
   const double filterscale = scale < 1.0 ? 1.0 : scale;
   const double support = 2.0 * filterscale;  // bicubic support 2, widened when downscaling
-  Taps t;
+  BicubicTaps t;
   t.ksize = static_cast<int>(std::ceil(support)) * 2 + 1;
-  t.first.resize(out_size);
-  t.count.resize(out_size);
+  t.bounds.resize(2 * static_cast<size_t>(out_size));
   std::vector<double> w(static_cast<size_t>(out_size) * t.ksize, 0.0);
   double w_max = 0.0;
   for (int o = 0; o < out_size; ++o) {
@@ -50,8 +43,8 @@ Taps precompute(int in_size, int out_size, BicubicPrecision precision) {
       if (total != 0.0) wo[x] /= total;
       w_max = std::max(w_max, wo[x]);
     }
-    t.first[o] = xmin;
-    t.count[o] = n;
+    t.bounds[2 * o] = xmin;
+    t.bounds[2 * o + 1] = n;
   }
   if (precision == BicubicPrecision::Pillow) {
     t.bits = 32 - 8 - 2;
@@ -67,6 +60,8 @@ Taps precompute(int in_size, int out_size, BicubicPrecision precision) {
   return t;
 }
 
+namespace {
+
 inline uint8_t clamp_shift(int32_t acc, int bits) {
   const int32_t v = acc >> bits;  // arithmetic shift, as both references
   return static_cast<uint8_t>(v < 0 ? 0 : v > 255 ? 255 : v);
@@ -79,15 +74,15 @@ std::vector<uint8_t> resample_axis(const std::vector<uint8_t>& in, int in_w, int
                                    bool horizontal, BicubicPrecision precision) {
   const int in_size = horizontal ? in_w : in_h, out_size = horizontal ? out_w : out_h;
   const int lines = horizontal ? in_h : in_w;
-  const Taps t = precompute(in_size, out_size, precision);
+  const BicubicTaps t = bicubic_taps(in_size, out_size, precision);
   std::vector<uint8_t> out(static_cast<size_t>(out_w) * out_h * 3);
   for (int line = 0; line < lines; ++line)
     for (int o = 0; o < out_size; ++o) {
       const int32_t* k = &t.k[static_cast<size_t>(o) * t.ksize];
       for (int ch = 0; ch < 3; ++ch) {
         int32_t acc = 1 << (t.bits - 1);
-        for (int x = 0; x < t.count[o]; ++x) {
-          const int s = t.first[o] + x;
+        for (int x = 0; x < t.bounds[2 * o + 1]; ++x) {
+          const int s = t.bounds[2 * o] + x;
           const size_t idx = horizontal ? (static_cast<size_t>(line) * in_w + s) : (static_cast<size_t>(s) * in_w + line);
           acc += in[idx * 3 + ch] * k[x];
         }
