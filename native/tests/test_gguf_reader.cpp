@@ -8,30 +8,11 @@
 #include "../tools/fixture_eval.h"
 #include "kotaro/gguf.h"
 #include "test_gguf_writer.h"
+#include "test_check.h"
 
 using namespace gguf_test;
 using kotaro::ErrorCode;
 
-static int failures = 0;
-#define CHECK(cond, ...)                               \
-  do {                                                 \
-    if (!(cond)) {                                     \
-      ++failures;                                      \
-      std::printf("FAIL %s:%d: ", __FILE__, __LINE__); \
-      std::printf(__VA_ARGS__);                        \
-      std::printf("\n");                               \
-    }                                                  \
-  } while (0)
-
-template <class F>
-static ErrorCode code_of(F&& f) {
-  try {
-    f();
-  } catch (const kotaro::Error& e) {
-    return e.code();
-  }
-  return ErrorCode::Internal;  // "did not throw"
-}
 
 static void synthetic(const std::string& dir) {
   const std::string path = dir + "/valid.gguf";

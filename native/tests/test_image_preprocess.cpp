@@ -13,19 +13,10 @@
 #include "image/bicubic_resize.h"
 #include "image/qwen_image_processor.h"
 #include "image/smart_resize.h"
+#include "test_check.h"
 
 using namespace kotaro_tools;
 
-static int failures = 0;
-#define CHECK(cond, ...)                              \
-  do {                                                \
-    if (!(cond)) {                                    \
-      ++failures;                                     \
-      std::printf("FAIL %s:%d: ", __FILE__, __LINE__); \
-      std::printf(__VA_ARGS__);                       \
-      std::printf("\n");                              \
-    }                                                 \
-  } while (0)
 
 static void test_smart_resize() {
   using kotaro::smart_resize;

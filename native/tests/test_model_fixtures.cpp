@@ -8,19 +8,10 @@
 
 #include "../tools/fixture_eval.h"
 #include "../tools/png_decode.h"
+#include "test_check.h"
 
 using namespace kotaro_tools;
 
-static int failures = 0;
-#define CHECK(cond, ...)                               \
-  do {                                                 \
-    if (!(cond)) {                                     \
-      ++failures;                                      \
-      std::printf("FAIL %s:%d: ", __FILE__, __LINE__); \
-      std::printf(__VA_ARGS__);                        \
-      std::printf("\n");                               \
-    }                                                  \
-  } while (0)
 
 struct Bounds {
   double rel;            // vision and logits max relative error

@@ -10,30 +10,10 @@
 #include <string>
 
 #include "../tools/fixture_eval.h"
+#include "test_check.h"
 
 using namespace kotaro_tools;
 using kotaro::ErrorCode;
-
-static int failures = 0;
-#define CHECK(cond, ...)                               \
-  do {                                                 \
-    if (!(cond)) {                                     \
-      ++failures;                                      \
-      std::printf("FAIL %s:%d: ", __FILE__, __LINE__); \
-      std::printf(__VA_ARGS__);                        \
-      std::printf("\n");                               \
-    }                                                  \
-  } while (0)
-
-template <class F>
-static ErrorCode code_of(F&& f) {
-  try {
-    f();
-  } catch (const kotaro::Error& e) {
-    return e.code();
-  }
-  return ErrorCode::Internal;  // did not throw
-}
 
 static std::string root() { return fixtures_root() + "/tiny-qwen25vl-a"; }
 

@@ -13,20 +13,11 @@
 #include "kotaro/engine.h"
 #include "kotaro/quant.h"
 #include "test_gguf_writer.h"
+#include "test_check.h"
 
 using namespace gguf_test;
 using kotaro::GgmlType;
 
-static int failures = 0;
-#define CHECK(cond, ...)                               \
-  do {                                                 \
-    if (!(cond)) {                                     \
-      ++failures;                                      \
-      std::printf("FAIL %s:%d: ", __FILE__, __LINE__); \
-      std::printf(__VA_ARGS__);                        \
-      std::printf("\n");                               \
-    }                                                  \
-  } while (0)
 
 constexpr int64_t kEmbd = 256, kFF = 256, kVocab = 64, kHeads = 4, kKvHeads = 2, kHeadDim = kEmbd / kHeads;
 

@@ -5,19 +5,10 @@
 #include <vector>
 
 #include "runtime/sampler.h"
+#include "test_check.h"
 
 using namespace kotaro;
 
-static int failures = 0;
-#define CHECK(cond, ...)                               \
-  do {                                                 \
-    if (!(cond)) {                                     \
-      ++failures;                                      \
-      std::printf("FAIL %s:%d: ", __FILE__, __LINE__); \
-      std::printf(__VA_ARGS__);                        \
-      std::printf("\n");                               \
-    }                                                  \
-  } while (0)
 
 static std::vector<float> log_probs(const std::vector<double>& p) {
   std::vector<float> l;
