@@ -70,19 +70,12 @@ void CpuBackend::attention_segments(const Tensor& q, const Tensor& k, const Tens
                                     const std::vector<int32_t>& bounds, const Tensor& y,
                                     const AttentionSpec& spec) {
   check_spec(spec);
-  if (spec.n_kv_head != spec.n_head) fail(ErrorCode::Internal, "attention_segments: n_kv_head != n_head");
+  check_attention_segments(q, k, v, bounds, y, spec);
   const int hd = spec.head_dim;
   const int64_t n = q.rows, cols = int64_t(spec.n_head) * hd;
-  check_shape("attention_segments q", q, n, cols, DType::F32);
-  check_shape("attention_segments k", k, n, cols, DType::F32);
-  check_shape("attention_segments v", v, n, cols, DType::F32);
-  check_shape("attention_segments output", y, n, cols, DType::F32);
-  if (bounds.size() < 2 || bounds.front() != 0 || bounds.back() != n)
-    fail(ErrorCode::Internal, "attention_segments: bounds must run from 0 to n");
-  // segment_of[i]: the segment row i belongs to.
+  // seg_begin/seg_end[i]: the segment row i belongs to.
   std::vector<int32_t> seg_begin(n), seg_end(n);
   for (size_t s = 0; s + 1 < bounds.size(); ++s) {
-    if (bounds[s + 1] < bounds[s]) fail(ErrorCode::Internal, "attention_segments: bounds decrease");
     for (int32_t i = bounds[s]; i < bounds[s + 1]; ++i) {
       seg_begin[i] = bounds[s];
       seg_end[i] = bounds[s + 1];

@@ -361,18 +361,9 @@ void CudaBackend::attention_causal(const Tensor& q, const Tensor& k_cache, const
 
 void CudaBackend::attention_segments(const Tensor& q, const Tensor& k, const Tensor& v,
                                      const std::vector<int32_t>& bounds, const Tensor& y, const AttentionSpec& spec) {
-  if (spec.n_head <= 0 || spec.head_dim <= 0 || spec.n_kv_head != spec.n_head)
-    fail(ErrorCode::Internal, "attention_segments: n_kv_head != n_head");
+  check_attention_segments(q, k, v, bounds, y, spec);
   const int hd = spec.head_dim;
   const int64_t n = q.rows, cols = int64_t(spec.n_head) * hd;
-  check_shape("attention_segments q", q, n, cols, DType::F32);
-  check_shape("attention_segments k", k, n, cols, DType::F32);
-  check_shape("attention_segments v", v, n, cols, DType::F32);
-  check_shape("attention_segments output", y, n, cols, DType::F32);
-  if (bounds.size() < 2 || bounds.front() != 0 || bounds.back() != n)
-    fail(ErrorCode::Internal, "attention_segments: bounds must run from 0 to n");
-  for (size_t s = 0; s + 1 < bounds.size(); ++s)
-    if (bounds[s + 1] < bounds[s]) fail(ErrorCode::Internal, "attention_segments: bounds decrease");
   // The bounds travel in a small buffer of their own (the workspace may be in use).
   Tensor dev_bounds = alloc(DType::I32, 1, static_cast<int64_t>(bounds.size()), MemoryCategory::Workspace);
   upload(bounds.data(), dev_bounds);

@@ -63,6 +63,21 @@ void Backend::reserve(const MemoryPlan& plan, const std::string& what) const {
                                    format_mib(b.budget) + " (" + name() + " backend)");
 }
 
+void check_attention_segments(const Tensor& q, const Tensor& k, const Tensor& v, const std::vector<int32_t>& bounds,
+                              const Tensor& y, const AttentionSpec& spec) {
+  if (spec.n_head <= 0 || spec.head_dim <= 0 || spec.n_kv_head != spec.n_head)
+    fail(ErrorCode::Internal, "attention_segments: n_kv_head != n_head");
+  const int64_t n = q.rows, cols = int64_t(spec.n_head) * spec.head_dim;
+  check_shape("attention_segments q", q, n, cols, DType::F32);
+  check_shape("attention_segments k", k, n, cols, DType::F32);
+  check_shape("attention_segments v", v, n, cols, DType::F32);
+  check_shape("attention_segments output", y, n, cols, DType::F32);
+  if (bounds.size() < 2 || bounds.front() != 0 || bounds.back() != n)
+    fail(ErrorCode::Internal, "attention_segments: bounds must run from 0 to n");
+  for (size_t s = 0; s + 1 < bounds.size(); ++s)
+    if (bounds[s + 1] < bounds[s]) fail(ErrorCode::Internal, "attention_segments: bounds decrease");
+}
+
 void KvCache::check_store(const char* op, int layer, const Tensor& k, const Tensor& v, int64_t first_row) const {
   const int64_t cols = int64_t(spec_.n_kv_head) * spec_.head_dim;
   check_shape(op, k, k.rows, cols, DType::F32);

@@ -318,6 +318,9 @@ void cuda_fill_build_info(BuildInfo& info);
 
 // Shape checks shared by the backends (throw Internal with the op name).
 void check_shape(const char* op, const Tensor& t, int64_t rows, int64_t cols, DType dtype);
+// attention_segments' arguments, checked the same way by every backend.
+void check_attention_segments(const Tensor& q, const Tensor& k, const Tensor& v, const std::vector<int32_t>& bounds,
+                              const Tensor& y, const AttentionSpec& spec);
 
 // "12.3 MiB", for memory messages.
 std::string format_mib(uint64_t bytes);
