@@ -178,10 +178,12 @@ std::vector<uint8_t> random_weight(Harness& h, GgmlType type, int64_t n_in, int6
 
 // --- matmul ---------------------------------------------------------------------------
 
-// float_matvec: run the float32-activation matvec (launch_matvec_float) instead of the
-// op entry, to keep the fallback of the int8-activation path tested for every type.
+// matvec_variant (one row only): 0 = the op entry; kFloatMatvec = the float32-activation
+// matvec (launch_matvec_float), the int8 path's fallback, kept tested for every type;
+// 1, 2, 4 = the int8-activation matvec with that many rows per warp forced.
+constexpr int kFloatMatvec = -1;
 void test_matmul(Harness& h, GgmlType type, int64_t n_in, int64_t n_out, int64_t n, bool bias,
-                 cuda::MatmulKernel kernel, bool float_matvec = false) {
+                 cuda::MatmulKernel kernel, int matvec_variant = 0) {
   if (!h.selected(std::string("matmul_") + type_name(type))) return;  // "--filter matmul_q4_K" selects one type
   const auto wbytes = random_weight(h, type, n_in, n_out);
   const auto x = h.random(static_cast<size_t>(n * n_in));
@@ -202,12 +204,19 @@ void test_matmul(Harness& h, GgmlType type, int64_t n_in, int64_t n_out, int64_t
   r.op = std::string("matmul_") + type_name(type);
   r.shape = shape_str({n, n_in}) + "x" + shape_str({n_out, n_in}) + (bias ? "+b" : "");
   const cuda::DeviceWeight dw = CudaBackend::device_weight(wg);
-  const bool int8_x = k == cuda::MatmulKernel::Matvec && !float_matvec && cuda::matvec_int8_activations(dw);
-  r.kernel = float_matvec ? "matvec-f32x" : (int8_x ? "matvec-i8x" : cuda::matmul_kernel_name(k));
+  const bool int8_x =
+      k == cuda::MatmulKernel::Matvec && matvec_variant != kFloatMatvec && cuda::matvec_int8_activations(dw);
+  r.kernel = matvec_variant == kFloatMatvec ? "matvec-f32x"
+             : matvec_variant > 0           ? "matvec-i8x-r" + std::to_string(matvec_variant)
+             : int8_x                       ? "matvec-i8x"
+                                            : cuda::matmul_kernel_name(k);
   try {
-    if (float_matvec) {
-      if (n != 1) fail(ErrorCode::Internal, "test: float matvec takes one row");
+    if (matvec_variant != 0 && n != 1) fail(ErrorCode::Internal, "test: matvec variants take one row");
+    if (matvec_variant == kFloatMatvec) {
       cuda::launch_matvec_float(dw, xg.f32(), bias ? bg.f32() : nullptr, yg.out.f32(), h.gpu->stream());
+    } else if (matvec_variant > 0) {
+      cuda::launch_matvec_int8(dw, xg.f32(), bias ? bg.f32() : nullptr, yg.out.f32(), matvec_variant,
+                               h.gpu->stream());
     } else {
       h.gpu->matmul(xg, wg, bias ? &bg : nullptr, yg.out);
     }
@@ -1076,15 +1085,18 @@ int main(int argc, char** argv) {
     // The float32-activation matvec of the quantised types (the int8 path's fallback), and
     // an x too long for the int8 path's shared memory, which must fall back to it.
     for (GgmlType t : {GgmlType::Q8_0, GgmlType::Q4_K, GgmlType::Q6_K}) {
-      test_matmul(h, t, 3584, 130, 1, true, K::Auto, true);
-      test_matmul(h, t, 768, 37, 1, false, K::Auto, true);
+      test_matmul(h, t, 3584, 130, 1, true, K::Auto, kFloatMatvec);
+      test_matmul(h, t, 768, 37, 1, false, K::Auto, kFloatMatvec);
+      // every rows-per-warp instantiation, whatever this GPU's SM count picks
+      for (int rows : {1, 2, 4}) test_matmul(h, t, 2048, 203, 1, rows != 2, K::Auto, rows);
     }
     test_matmul(h, GgmlType::Q8_0, 44032, 9, 1, true, K::Auto);
-    // The int8 path at row counts that pick 1, 2 and 4 rows per warp on the H100 (132 SMs),
-    // with partly filled last warps.
+    // The int8 path at row counts that pick 1, 2 and 4 rows per warp on the H100 (132 SMs:
+    // R = 4 from 8417 rows, 2 from 2097), with partly filled last warps.
     test_matmul(h, GgmlType::Q4_K, 512, 8, 1, true, K::Auto);
     test_matmul(h, GgmlType::Q6_K, 1024, 2201, 1, true, K::Auto);
-    test_matmul(h, GgmlType::Q4_K, 256, 9000, 1, false, K::Auto);
+    test_matmul(h, GgmlType::Q4_K, 2048, 9001, 1, false, K::Auto);
+    test_matmul(h, GgmlType::Q6_K, 768, 8999, 1, true, K::Auto);
     test_matmul(h, GgmlType::Q8_0, 3584, 9000, 1, true, K::Auto);
     test_elementwise(h);
     test_embed_gather_copy(h);

@@ -51,6 +51,10 @@ void launch_matvec_float(const DeviceWeight& w, const float* x, const float* bia
                          cudaStream_t stream);
 // Whether launch_matvec quantises x to int8 for this weight (Q8_0/Q4_K/Q6_K whose x fits).
 bool matvec_int8_activations(const DeviceWeight& w);
+// The int8-activation matvec with rows per warp forced (1, 2, 4; Q8_0 runs 4 as 2) or
+// chosen (0), for tests and benchmarks; needs matvec_int8_activations(w).
+void launch_matvec_int8(const DeviceWeight& w, const float* x, const float* bias, float* y, int rows_per_warp,
+                        cudaStream_t stream);
 void launch_matmul_simt(const DeviceWeight& w, const float* x, int64_t n, const float* bias, float* y,
                         cudaStream_t stream);
 void launch_matmul_mma(const DeviceWeight& w, const float* x, int64_t n, const float* bias, float* y,

@@ -2,8 +2,10 @@
 //  - matvec_q8_kernel (Q8_0, Q4_K, Q6_K): each block quantises x to int8 blocks of 32 in
 //    its shared memory (quantize_activations.cuh), then each warp computes R rows with
 //    integer dot products on __dp4a (MatvecQ8Chunk in dequant.cuh), one step of weight
-//    loads in flight ahead of use. The roofline is the weight bytes; the float32 version of
-//    these types was issue-bound at 29-41% of the H100's DRAM bandwidth (docs/perf.md).
+//    loads in flight ahead of use. The roofline is the weight bytes: on the H100 this runs
+//    the 7B FFN matrices at ~52% of peak DRAM bandwidth and lm_head at ~76%, where the
+//    float32 version was issue-bound at 29-35% (docs/perf.md "Decode matvec v5"; a
+//    persistent-grid variant measured slower).
 //  - matvec_kernel (F32, F16, BF16, and the quantised types when x does not fit the int8
 //    path's shared memory): weights dequantised in registers, float32 FMA (MatvecChunk).
 //    Float weights keep it so float32 models stay exact to float32 rounding.
@@ -76,7 +78,6 @@ constexpr int kQ8MaxShared = 48 * 1024;  // the default dynamic shared-memory li
 
 // x must fit the block's shared memory as int8 + scales (n_in up to 39321: every Qwen2.5
 // size up to 72B's 29568).
-template <GgmlType T>
 bool q8_fits(int64_t n_in) {
   return n_in <= INT32_MAX / 2 && xq_shared_bytes(static_cast<int>(n_in)) <= kQ8MaxShared;
 }
@@ -162,9 +163,11 @@ void launch_q8_rows(const DeviceWeight& w, const float* x, const float* bias, fl
   KOTARO_CUDA_CHECK_LAUNCH("matvec_q8_kernel");
 }
 
+// rows_per_warp: 0 = q8_rows_per_warp's choice; 1, 2, 4 forced (benchmarks, tests).
 template <GgmlType T>
-void launch_q8(const DeviceWeight& w, const float* x, const float* bias, float* y, cudaStream_t stream) {
-  const int r = q8_rows_per_warp(w.n_out);
+void launch_q8(const DeviceWeight& w, const float* x, const float* bias, float* y, int rows_per_warp,
+               cudaStream_t stream) {
+  const int r = rows_per_warp > 0 ? rows_per_warp : q8_rows_per_warp(w.n_out);
   // Q8_0 at R = 4 would need ~200 registers (10 words per row, twice for the loads in
   // flight): one block per SM. It stays at 2.
   if constexpr (T != GgmlType::Q8_0) {
@@ -178,9 +181,9 @@ void launch_q8(const DeviceWeight& w, const float* x, const float* bias, float* 
 
 bool matvec_int8_activations(const DeviceWeight& w) {
   switch (w.type) {
-    case GgmlType::Q8_0: return q8_fits<GgmlType::Q8_0>(w.n_in);
-    case GgmlType::Q4_K: return q8_fits<GgmlType::Q4_K>(w.n_in);
-    case GgmlType::Q6_K: return q8_fits<GgmlType::Q6_K>(w.n_in);
+    case GgmlType::Q8_0:
+    case GgmlType::Q4_K:
+    case GgmlType::Q6_K: return q8_fits(w.n_in);
     default: return false;
   }
 }
@@ -212,16 +215,23 @@ void launch_matvec_float(const DeviceWeight& w, const float* x, const float* bia
   }
 }
 
+void launch_matvec_int8(const DeviceWeight& w, const float* x, const float* bias, float* y, int rows_per_warp,
+                        cudaStream_t stream) {
+  if (!matvec_can_run(w, x) || !matvec_int8_activations(w))
+    fail(ErrorCode::Internal, "matvec: operands the int8-activation kernel cannot run");
+  if (rows_per_warp != 0 && rows_per_warp != 1 && rows_per_warp != 2 && rows_per_warp != 4)
+    fail(ErrorCode::Internal, "matvec: rows per warp must be 1, 2 or 4");
+  switch (w.type) {
+    case GgmlType::Q8_0: return launch_q8<GgmlType::Q8_0>(w, x, bias, y, rows_per_warp, stream);
+    case GgmlType::Q4_K: return launch_q8<GgmlType::Q4_K>(w, x, bias, y, rows_per_warp, stream);
+    case GgmlType::Q6_K: return launch_q8<GgmlType::Q6_K>(w, x, bias, y, rows_per_warp, stream);
+    default: fail(ErrorCode::Internal, "matvec: no int8-activation kernel for this type");
+  }
+}
+
 void launch_matvec(const DeviceWeight& w, const float* x, const float* bias, float* y, cudaStream_t stream) {
   if (!matvec_can_run(w, x)) fail(ErrorCode::Internal, "matvec: operands it cannot run");
-  if (matvec_int8_activations(w)) {
-    switch (w.type) {
-      case GgmlType::Q8_0: return launch_q8<GgmlType::Q8_0>(w, x, bias, y, stream);
-      case GgmlType::Q4_K: return launch_q8<GgmlType::Q4_K>(w, x, bias, y, stream);
-      case GgmlType::Q6_K: return launch_q8<GgmlType::Q6_K>(w, x, bias, y, stream);
-      default: break;
-    }
-  }
+  if (matvec_int8_activations(w)) return launch_matvec_int8(w, x, bias, y, 0, stream);
   launch_matvec_float(w, x, bias, y, stream);
 }
 

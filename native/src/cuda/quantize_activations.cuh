@@ -6,17 +6,18 @@
 // dequantisation and reached 29% of the H100's DRAM bandwidth for Q4_K (docs/perf.md).
 // The rounding of x costs ~1.5e-5 NMSE on the outputs for uniform x (llama.cpp's mmvq
 // does the same with its q8_1 blocks). Offsets (Q4_K's mins, Q6_K's -32) are applied to
-// the rounded x as well, through sums of the int8 values: the result is then exactly
-// W x' for the rounded x', error sum_i w_i (x'_i - x_i), the smallest for a given x'.
+// the rounded x as well, through sums of the int8 values: the result is exactly W x' for
+// the rounded x', with error sum_i w_i (x'_i - x_i) as for the types without offsets.
 // (Exact float sums of x for Q4_K's min term would weight the rounding error by d*sc*q
-// instead of w, 4x the NMSE on uniform weights: measured on a host emulation.)
+// instead of w: 4x the NMSE on uniform weights in a host emulation.)
 //
 // Each block of the matvec kernel quantises the whole x into its own shared memory
-// (quantize_x_to_shared): no workspace, no extra launch, no signature change; the cost is
-// repeated per block of 8 x R rows and stays below a tenth of the dot-product work. The
-// int8 values are stored in a per-type order (xq_pos) chosen so that the lanes of the dot
-// product read them with conflict-free 16-byte shared-memory loads; runs of 8 elements
-// starting at a multiple of 8 stay contiguous in every order.
+// (quantize_x_to_shared): no workspace, no extra launch, no signature change; the cost
+// (~6 instructions per element) is repeated per block of 8 x R rows, 6 / (8R) per weight
+// beside the dot product's ~2-5. The int8 values are stored in a per-type order (xq_pos)
+// chosen so that the lanes of the dot product read them with conflict-free 16-byte
+// shared-memory loads; runs of 8 elements starting at a multiple of 8 stay contiguous in
+// every order.
 #pragma once
 #include <cstdint>
 
