@@ -49,7 +49,10 @@ describe('hostile GGUF files through the addon', () => {
     for (let i = 0; i < 40; i++) {
       const bytes = Buffer.from(original);
       // Flip bytes in the header and metadata region, where the structure lives.
-      for (let j = 0; j < 4; j++) bytes[Math.floor(rand() * Math.min(bytes.length, 20_000))] ^= 1 + Math.floor(rand() * 255);
+      for (let j = 0; j < 4; j++) {
+        const at = Math.floor(rand() * Math.min(bytes.length, 20_000));
+        bytes[at] = bytes[at]! ^ (1 + Math.floor(rand() * 255));
+      }
       try {
         const model = await loadModel(addon(), { modelPath: variant(`flip-${i}`, bytes), backend: 'cpu' });
         await model.unload();
