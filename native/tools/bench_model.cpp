@@ -28,6 +28,7 @@
 #include <cmath>
 #include <cstdio>
 #include <cstring>
+#include <filesystem>
 #include <map>
 #include <random>
 #include <string>
@@ -100,6 +101,9 @@ int make_files(const std::string& dir, const std::string& type, bool tiny, int t
     std::printf("; token_embd Q4_K, output Q6_K\n");
   }
   print_mix("mmproj", vision);
+  std::error_code ec;
+  std::filesystem::create_directories(dir, ec);
+  if (ec) fail(ErrorCode::FileIo, "cannot create '" + dir + "': " + ec.message());
   auto t0 = Clock::now();
   const uint64_t text_size = text.write(model, threads);
   auto t1 = Clock::now();
