@@ -23,6 +23,7 @@
 #include <cmath>
 #include <cstdint>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <functional>
 #include <memory>
@@ -268,6 +269,34 @@ void elementwise_case(Harness& h, const std::string& op, int64_t rows, int64_t c
   finish(h, r, read_guarded(*h.gpu, yg, r.note), ref);
 }
 
+// The GPU's fused add_rmsnorm against its own add() then rmsnorm(): equal bit for bit, both
+// the normalised rows and the sums (the decode step's numerics must not move).
+void add_rmsnorm_bitexact(Harness& h, int64_t rows, int64_t cols, const Tensor& wg) {
+  if (!h.selected("add_rmsnorm")) return;
+  const auto a = h.random(static_cast<size_t>(rows * cols)), b = h.random(static_cast<size_t>(rows * cols));
+  Tensor a1 = make_tensor(*h.gpu, DType::F32, rows, cols, a.data()), b1 = make_tensor(*h.gpu, DType::F32, rows, cols, b.data());
+  Tensor a2 = make_tensor(*h.gpu, DType::F32, rows, cols, a.data()), b2 = make_tensor(*h.gpu, DType::F32, rows, cols, b.data());
+  Tensor y1 = h.gpu->alloc(DType::F32, rows, cols, MemoryCategory::Activations);
+  Tensor y2 = h.gpu->alloc(DType::F32, rows, cols, MemoryCategory::Activations);
+  h.gpu->add_rmsnorm(a1, b1, a1, wg, 1e-6f, y1);
+  h.gpu->add(a2, b2, a2);
+  h.gpu->rmsnorm(a2, wg, 1e-6f, y2);
+  std::vector<float> s1(a.size()), s2(a.size()), o1(a.size()), o2(a.size());
+  h.gpu->download(a1, s1.data());
+  h.gpu->download(a2, s2.data());
+  h.gpu->download(y1, o1.data());
+  h.gpu->download(y2, o2.data());
+  Result r;
+  r.op = "add_rmsnorm_bitexact";
+  r.shape = shape_str({rows, cols});
+  r.kernel = "fused vs add+rmsnorm";
+  r.threshold = 0;
+  r.err = (std::memcmp(s1.data(), s2.data(), s1.size() * 4) != 0) + (std::memcmp(o1.data(), o2.data(), o1.size() * 4) != 0);
+  r.ok = r.err == 0;
+  if (!r.ok) r.note = "fused results differ from add then rmsnorm";
+  h.record(r);
+}
+
 void test_elementwise(Harness& h) {
   const int64_t shapes[][2] = {{1, 3584}, {7, 100}, {64, 1280}, {3, 33}};
   for (auto& s : shapes) {
@@ -280,6 +309,12 @@ void test_elementwise(Harness& h) {
     elementwise_case(
         h, "add", s[0], s[1], 2, [&](auto& in, const Tensor& y) { h.cpu->add(in[0], in[1], y); },
         [&](auto& in, const Tensor& y) { h.gpu->add(in[0], in[1], y); }, 1e-14);
+    // The fused residual add + RMSNorm (sum written back over a, as the model uses it).
+    elementwise_case(
+        h, "add_rmsnorm", s[0], s[1], 2,
+        [&](auto& in, const Tensor& y) { h.cpu->add_rmsnorm(in[0], in[1], in[0], wc, 1e-6f, y); },
+        [&](auto& in, const Tensor& y) { h.gpu->add_rmsnorm(in[0], in[1], in[0], wg, 1e-6f, y); }, 1e-11);
+    add_rmsnorm_bitexact(h, s[0], s[1], wg);
     elementwise_case(
         h, "swiglu", s[0], s[1], 2, [&](auto& in, const Tensor& y) { h.cpu->swiglu(in[0], in[1], y); },
         [&](auto& in, const Tensor& y) { h.gpu->swiglu(in[0], in[1], y); }, 1e-11, 6.0f);
@@ -862,6 +897,8 @@ void test_sampling(Harness& h) {
     const char* name;
     int vocab;
     SamplingParams p;
+    float peaks = 1.0f;  // 0: noise only (a flat distribution: many tokens in the nucleus)
+    int ties = 1;        // logits set equal to the largest one (> 1024: the candidate path overflows)
   };
   auto params = [](float t, int k, float top_p, float min_p, float pen) {
     SamplingParams p;
@@ -881,8 +918,27 @@ void test_sampling(Harness& h) {
       {"min_p", 152064, params(1.2f, 0, 1.0f, 0.05f, 1.0f)},
       {"all", 152064, params(0.7f, 20, 0.8f, 0.05f, 1.1f)},
       {"all-small-vocab", 704, params(1.0f, 50, 0.95f, 0.01f, 1.2f)},
+      // The app's defaults (electron/services/settings-store.ts): the candidate path.
+      {"app-defaults", 152064, params(0.3f, 20, 0.8f, 0.0f, 1.2f)},
+      {"app-defaults-flat", 152064, params(0.3f, 20, 0.8f, 0.0f, 1.2f), 0.0f},
+      {"top_k1000-flat", 152064, params(1.0f, 1000, 0.95f, 0.0f, 1.1f), 0.0f},
+      {"top_k1000+min_p-flat", 152064, params(1.5f, 1000, 0.9f, 0.002f, 1.0f), 0.0f},
+      {"top_k1", 152064, params(0.7f, 1, 0.8f, 0.0f, 1.2f)},
+      {"greedy-tied-max", 152064, params(0.0f, 0, 1.0f, 0.0f, 1.0f), 1.0f, 5},
+      {"app-defaults-2000-ties", 152064, params(0.3f, 20, 0.8f, 0.0f, 1.2f), 1.0f, 2000},
   };
+  // Each case through the dispatching sample_token (candidate path where it applies), then
+  // where the candidate path applied, again through the whole-vocabulary kernel.
+  for (int full = 0; full < 2; ++full)
   for (const Case& c : cases) {
+    {
+      cuda::SampleArgs probe;
+      probe.n_vocab = c.vocab;
+      probe.temperature = c.p.temperature;
+      probe.top_k = c.p.top_k;
+      if (full && !cuda::sample_uses_candidates(probe)) continue;
+    }
+    if (full) setenv("KOTARO_CUDA_SAMPLER", "full", 1);
     const int trials = 40;
     int mismatches = 0;
     std::string first_mismatch;
@@ -899,8 +955,12 @@ void test_sampling(Harness& h) {
       // Peaked logits like a language model's: a few large values over a noisy floor,
       // with some exact ties.
       std::vector<float> logits = h.random(static_cast<size_t>(c.vocab), 3.0f);
-      for (int i = 0; i < 30; ++i) logits[h.rand_int(0, c.vocab - 1)] += 8.0f + 4.0f * (i % 5);
+      for (int i = 0; i < 30; ++i) logits[h.rand_int(0, c.vocab - 1)] += c.peaks * (8.0f + 4.0f * (i % 5));
       logits[h.rand_int(0, c.vocab - 1)] = logits[h.rand_int(0, c.vocab - 1)];
+      if (c.ties > 1) {
+        const float top = *std::max_element(logits.begin(), logits.end());
+        for (int i = 0; i < c.ties; ++i) logits[h.rand_int(0, c.vocab - 1)] = top;
+      }
       h.gpu->upload(logits.data(), d_logits);
       h.cpu->upload(logits.data(), c_logits);
       const int32_t got = h.gpu->sample(d_logits, gpu_sampler, history);
@@ -912,7 +972,8 @@ void test_sampling(Harness& h) {
       history.push_back(want);
     }
     Result r;
-    r.op = std::string("sampling_") + c.name;
+    if (full) unsetenv("KOTARO_CUDA_SAMPLER");
+    r.op = std::string(full ? "sampling_full_" : "sampling_") + c.name;
     r.shape = "vocab " + std::to_string(c.vocab) + " x" + std::to_string(trials);
     r.kernel = "seam";
     r.err = static_cast<double>(mismatches) / trials;

@@ -14,6 +14,7 @@
 #include <algorithm>
 #include <cfloat>
 #include <climits>
+#include <cstdlib>
 #include <string>
 
 #include "cuda/attention.h"
@@ -244,16 +245,27 @@ __global__ void attention_combine_kernel(const float* __restrict__ part_o, const
 }
 
 // Key splits for a causal launch: when the query rows fill fewer blocks than the GPU has
-// multiprocessors (decoding), split the keys so that about four blocks per multiprocessor
-// stream the cache, each taking at least 64 keys.
+// multiprocessors (decoding), split the keys so that up to four blocks per multiprocessor
+// stream the cache, each taking at least kSplitKeys keys (one 32-key tile: a decode block
+// is latency-bound, ~17 us for 2-3 tiles, so more, shorter splits finish sooner; 64 keys
+// and no split under 256 keys before). KOTARO_CUDA_ATTN_SPLIT_KEYS overrides (comparisons).
+int split_keys() {
+  static const int keys = [] {
+    const char* env = std::getenv("KOTARO_CUDA_ATTN_SPLIT_KEYS");
+    const int v = env ? std::atoi(env) : 0;
+    return v >= kTileKeys ? v : kTileKeys;
+  }();
+  return keys;
+}
+
 int split_count(const AttentionArgs& a, int sm_count) {
   if (!a.causal) return 1;
   const int group = a.n_head / a.n_kv_head;
   const int64_t base_blocks = ceil_div<int64_t>(int64_t(a.n_q) * group, kRows) * a.n_kv_head;
-  const int64_t kv_len = a.n_past + a.n_q;
-  if (base_blocks >= sm_count || kv_len < 256) return 1;
+  const int64_t kv_len = a.n_past + a.n_q, keys = split_keys();
+  if (base_blocks >= sm_count || kv_len < 2 * keys) return 1;
   int64_t splits = ceil_div<int64_t>(4 * int64_t(sm_count), base_blocks);
-  splits = std::min<int64_t>(splits, kv_len / 64);
+  splits = std::min<int64_t>(splits, ceil_div<int64_t>(kv_len, keys));
   splits = std::min<int64_t>(splits, 128);
   return static_cast<int>(std::max<int64_t>(splits, 1));
 }

@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdlib>
 #include <cstring>
 #include <string>
 #include <vector>
@@ -252,6 +253,25 @@ void CudaBackend::add(const Tensor& a, const Tensor& b, const Tensor& y) {
   check_shape("add b", b, a.rows, a.cols, DType::F32);
   check_shape("add output", y, a.rows, a.cols, DType::F32);
   cuda::add(a.f32(), b.f32(), y.f32(), a.numel(), stream_);
+}
+
+void CudaBackend::add_rmsnorm(const Tensor& a, const Tensor& b, const Tensor& sum, const Tensor& weight, float eps,
+                              const Tensor& y) {
+  static const bool fuse = [] {
+    const char* env = std::getenv("KOTARO_CUDA_FUSE");
+    return !(env && std::string(env) == "0");
+  }();
+  if (!fuse) {
+    Backend::add_rmsnorm(a, b, sum, weight, eps, y);
+    return;
+  }
+  check_shape("add_rmsnorm b", b, a.rows, a.cols, DType::F32);
+  check_shape("add_rmsnorm sum", sum, a.rows, a.cols, DType::F32);
+  check_shape("add_rmsnorm weight", weight, 1, a.cols, DType::F32);
+  check_shape("add_rmsnorm output", y, a.rows, a.cols, DType::F32);
+  if (y.buffer == a.buffer || y.buffer == b.buffer || y.buffer == sum.buffer)
+    fail(ErrorCode::Internal, "add_rmsnorm: the output must not alias an input");
+  cuda::add_rms_norm(a.f32(), b.f32(), sum.f32(), weight.f32(), eps, a.rows, a.cols, y.f32(), stream_);
 }
 
 void CudaBackend::swiglu(const Tensor& gate, const Tensor& up, const Tensor& y) {

@@ -38,6 +38,9 @@ class CudaBackend final : public Backend {
   void matmul(const Tensor& x, const Weight& w, const Tensor* bias, const Tensor& y) override;
   void rmsnorm(const Tensor& x, const Tensor& weight, float eps, const Tensor& y) override;
   void add(const Tensor& a, const Tensor& b, const Tensor& y) override;
+  // One kernel (KOTARO_CUDA_FUSE=0: add then rmsnorm, for comparisons).
+  void add_rmsnorm(const Tensor& a, const Tensor& b, const Tensor& sum, const Tensor& weight, float eps,
+                   const Tensor& y) override;
   void swiglu(const Tensor& gate, const Tensor& up, const Tensor& y) override;
   void gelu(const Tensor& x, const Tensor& y) override;
   void embed_rows(const Weight& table, const Tensor& ids, const Tensor& y) override;

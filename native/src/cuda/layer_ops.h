@@ -15,6 +15,12 @@ namespace kotaro::cuda {
 void rms_norm(const float* x, const float* weight, float eps, int64_t n, int64_t cols, float* y,
               cudaStream_t stream);
 
+// sum = a + b, y = rms_norm(sum) per row, in one kernel with rms_norm's arithmetic (same
+// thread layout and reduction order): bit-identical to add() then rms_norm(). sum may alias
+// a or b; y must not alias any input.
+void add_rms_norm(const float* a, const float* b, float* sum, const float* weight, float eps, int64_t n,
+                  int64_t cols, float* y, cudaStream_t stream);
+
 // y = a + b over `count` elements; y may alias a or b.
 void add(const float* a, const float* b, float* y, int64_t count, cudaStream_t stream);
 

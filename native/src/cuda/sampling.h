@@ -5,10 +5,15 @@
 // for the same logits, except where float rounding of a cumulative sum lands exactly on a
 // boundary. The seam's Backend::sample (cuda_backend.cpp) is the entry point.
 //
-// One block of 1024 threads over the vocabulary; top-k and top-p find their cut with a
-// radix select over order-preserving float keys (top-p weights the radix histogram by
-// probability, in 2^-56 fixed point so sums do not depend on thread order), so nothing is
-// sorted.
+// Greedy and top-k (k <= 1024; the app's setting) take the candidate path: one parallel
+// pass over the vocabulary keeps each 1024-logit block's top-k (a superset of the global
+// top-k, ties included), then one block selects the survivors and replays the CPU
+// Sampler's top-p / min-p / draw arithmetic on them in the CPU's order. Otherwise (top-k
+// off or larger, or more than 1024 tied survivors) one block of 1024 threads passes over
+// the whole vocabulary; top-k and top-p find their cut with a radix select over
+// order-preserving float keys (top-p weights the radix histogram by probability, in 2^-56
+// fixed point so sums do not depend on thread order), so nothing is sorted.
+// KOTARO_CUDA_SAMPLER=full forces the whole-vocabulary kernel.
 #pragma once
 #include <cuda_runtime_api.h>
 
@@ -31,8 +36,12 @@ struct SampleArgs {
   double u = 0.0;  // uniform draw in [0, 1)
 };
 
-// Device scratch the launch needs (the working copy of the logits).
+// Device scratch the launch needs (a counter, the working copy of the logits and room for
+// as many candidates).
 size_t sample_workspace_bytes(int n_vocab);
+
+// Whether sample_token takes the candidate path for these arguments (and the environment).
+bool sample_uses_candidates(const SampleArgs& args);
 
 // Writes the chosen token to *token (device). No host synchronisation.
 void sample_token(const SampleArgs& args, void* workspace, int32_t* token, cudaStream_t stream);

@@ -150,10 +150,15 @@ Tensor TextModel::forward(const Tensor& x, const Tensor& pos, KvCache& cache, in
   as.head_dim = static_cast<int>(cfg_.head_dim);
   as.scale = static_cast<float>(1.0 / std::sqrt(static_cast<double>(cfg_.head_dim)));
 
+  // Each residual add is fused with the RMSNorm that reads its sum (add_rmsnorm): the
+  // attention output's add with ffn_norm, the MLP output's add with the next layer's
+  // attn_norm (or, when every row goes on, the output norm).
+  const Tensor rows = all_logits ? x : x.row_slice(n - 1, 1);
+  Tensor normed = act(rows.rows, d);
+  if (!layers_.empty()) backend_.rmsnorm(x, layers_[0].attn_norm, cfg_.rms_eps, h);
   for (size_t l = 0; l < layers_.size(); ++l) {
     check_cancel(cancel);
     const Layer& L = layers_[l];
-    backend_.rmsnorm(x, L.attn_norm, cfg_.rms_eps, h);
     backend_.matmul(h, L.wq, L.bq.empty() ? nullptr : &L.bq, q);
     backend_.matmul(h, L.wk, L.bk.empty() ? nullptr : &L.bk, k);
     backend_.matmul(h, L.wv, L.bv.empty() ? nullptr : &L.bv, v);
@@ -162,18 +167,20 @@ Tensor TextModel::forward(const Tensor& x, const Tensor& pos, KvCache& cache, in
     backend_.kv_store(cache, static_cast<int>(l), k, v, n_past);
     backend_.attention_kv(q, cache, static_cast<int>(l), n_past, attn, as);
     backend_.matmul(attn, L.wo, nullptr, o);
-    backend_.add(x, o, x);
-    backend_.rmsnorm(x, L.ffn_norm, cfg_.rms_eps, h);
+    backend_.add_rmsnorm(x, o, x, L.ffn_norm, cfg_.rms_eps, h);
     backend_.matmul(h, L.w_gate, nullptr, gate);
     backend_.matmul(h, L.w_up, nullptr, up);
     backend_.swiglu(gate, up, gate);
     backend_.matmul(gate, L.w_down, nullptr, o);
-    backend_.add(x, o, x);
+    if (l + 1 < layers_.size())
+      backend_.add_rmsnorm(x, o, x, layers_[l + 1].attn_norm, cfg_.rms_eps, h);
+    else if (rows.rows == n)
+      backend_.add_rmsnorm(x, o, x, output_norm_, cfg_.rms_eps, normed);
+    else
+      backend_.add(x, o, x);
   }
   check_cancel(cancel);
-  const Tensor rows = all_logits ? x : x.row_slice(n - 1, 1);
-  Tensor normed = act(rows.rows, d);
-  backend_.rmsnorm(rows, output_norm_, cfg_.rms_eps, normed);
+  if (layers_.empty() || rows.rows != n) backend_.rmsnorm(rows, output_norm_, cfg_.rms_eps, normed);
   Tensor logits = act(rows.rows, cfg_.n_vocab);
   backend_.matmul(normed, output_, nullptr, logits);
   return logits;

@@ -260,6 +260,15 @@ class Backend {
   virtual void rmsnorm(const Tensor& x, const Tensor& weight, float eps, const Tensor& y) = 0;
   // y = a + b (same shapes). y may alias a or b.
   virtual void add(const Tensor& a, const Tensor& b, const Tensor& y) = 0;
+  // The residual add and the next RMSNorm in one op: sum = a + b, then y = rmsnorm(sum).
+  // sum may alias a or b; y aliases none of them. The results equal add() then rmsnorm()
+  // bit for bit; the default runs exactly those two (a backend may fuse them: one launch
+  // instead of two per use on the GPU).
+  virtual void add_rmsnorm(const Tensor& a, const Tensor& b, const Tensor& sum, const Tensor& weight, float eps,
+                           const Tensor& y) {
+    add(a, b, sum);
+    rmsnorm(sum, weight, eps, y);
+  }
   // y = silu(gate) * up, silu(g) = g / (1 + exp(-g)). y may alias gate or up.
   virtual void swiglu(const Tensor& gate, const Tensor& up, const Tensor& y) = 0;
   // y = 0.5 x (1 + erf(x / sqrt(2))) (exact GELU, torch.nn.GELU()). y may alias x.
