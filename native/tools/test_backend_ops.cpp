@@ -515,12 +515,16 @@ void test_attention_causal(Harness& h) {
     a.n_kv_head = c.n_kv;
     a.head_dim = c.hd;
     a.n_past = c.n_past;
+    a.q = qg.f32();
+    a.k = kg.f32();
+    a.v = vg.f32();
+    a.kv_stride = kv_cols;
     const size_t ws = cuda::attention_workspace_bytes(a, h.gpu->sm_count());
     Result r;
     r.op = "attention_causal";
     r.shape = "h" + std::to_string(c.n_head) + "/" + std::to_string(c.n_kv) + " d" + std::to_string(c.hd) + " n" +
               std::to_string(c.n) + " past" + std::to_string(c.n_past);
-    r.kernel = ws ? "split-kv" : "tiled";
+    r.kernel = cuda::attention_uses_decode_kernel(a) ? (ws ? "decode-split" : "decode") : ws ? "split-kv" : "tiled";
     r.threshold = 1e-10;
     std::vector<float> ref(static_cast<size_t>(yc.numel()));
     h.cpu->download(yc, ref.data());
@@ -579,10 +583,18 @@ void test_paged_attention(Harness& h) {
     int64_t n, n_past;
     cuda::KvType type;
   };
-  const Case cases[] = {{28, 4, 128, 1, 1000, cuda::KvType::F16},
-                        {28, 4, 128, 37, 100, cuda::KvType::F16},
-                        {4, 2, 32, 20, 13, cuda::KvType::F32},
-                        {16, 2, 80, 5, 300, cuda::KvType::F16}};
+  std::vector<Case> cases = {{28, 4, 128, 1, 1000, cuda::KvType::F16},
+                             {28, 4, 128, 37, 100, cuda::KvType::F16},
+                             {4, 2, 32, 20, 13, cuda::KvType::F32},
+                             {16, 2, 80, 5, 300, cuda::KvType::F16}};
+  // One-token decode (the decode kernel): around a 16-row page edge, the bench's context and
+  // a full 4096-token cache, on both page types; the fixtures' tiny shapes (d16 and d32,
+  // groups of 3 and 2) and an 8-head group with d80 (lanes idle past the row).
+  for (cuda::KvType t : {cuda::KvType::F16, cuda::KvType::F32})
+    for (int64_t past : {1, 15, 16, 17, 838, 4095}) cases.push_back({28, 4, 128, 1, past, t});
+  cases.push_back({6, 2, 16, 1, 40, cuda::KvType::F32});
+  cases.push_back({4, 2, 32, 1, 300, cuda::KvType::F16});
+  cases.push_back({16, 2, 80, 1, 700, cuda::KvType::F16});
   for (const Case& c : cases) {
     const int64_t total = c.n_past + c.n, kv_cols = int64_t(c.n_kv) * c.hd, q_cols = int64_t(c.n_head) * c.hd;
     cuda::KvCacheConfig cfg;
@@ -632,12 +644,13 @@ void test_paged_attention(Harness& h) {
     a.n_q = static_cast<int>(c.n);
     a.n_head = c.n_head;
     a.n_past = c.n_past;
+    a.q = qg.f32();
     const size_t ws = cuda::attention_workspace_bytes(a, h.gpu->sm_count());
     Result r;
     r.op = std::string("attention_paged_") + (c.type == cuda::KvType::F16 ? "f16" : "f32");
     r.shape = "h" + std::to_string(c.n_head) + "/" + std::to_string(c.n_kv) + " d" + std::to_string(c.hd) + " n" +
               std::to_string(c.n) + " past" + std::to_string(c.n_past);
-    r.kernel = ws ? "split-kv" : "tiled";
+    r.kernel = cuda::attention_uses_decode_kernel(a) ? (ws ? "decode-split" : "decode") : ws ? "split-kv" : "tiled";
     r.threshold = 1e-10;
     const auto& table = cache.host_table(seq);
     bool shuffled = false;

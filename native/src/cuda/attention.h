@@ -8,7 +8,8 @@
 //  - vision window attention: non-causal within variable-length segments (cu_seqlens);
 //  - vision full attention: one segment.
 // Decoding (few query rows, long cache) splits the keys over several blocks and merges the
-// partial results (flash-decoding), so a single token still fills the GPU.
+// partial results (flash-decoding), so a single token still fills the GPU; one query row
+// takes a decode kernel that reads each K/V row once for its whole GQA group.
 #pragma once
 #include <cuda_runtime_api.h>
 
@@ -45,6 +46,11 @@ struct AttentionArgs {
 // Scratch the launch needs for split-key partial results (0 when it will not split).
 // `sm_count`: the device's multiprocessor count.
 size_t attention_workspace_bytes(const AttentionArgs& a, int sm_count);
+
+// Whether attention() takes the one-query decode kernel for these arguments (a causal
+// launch of one row, head_dim % 8 == 0, <= 8 query heads per KV head, 16-byte aligned
+// q/k/v; KOTARO_CUDA_DECODE_ATTN=0 turns it off). Reported by the op tests.
+bool attention_uses_decode_kernel(const AttentionArgs& a);
 
 // Runs attention; `workspace` must hold attention_workspace_bytes(a, sm_count) bytes.
 // Throws Internal for arguments the kernel does not support (head_dim % 4 != 0 or > 128,
