@@ -314,9 +314,19 @@ int main(int argc, char** argv) {
     // --- matmul (prefill) ---------------------------------------------------------------
     std::printf("\n%-8s %-30s %10s %10s\n", "matmul", "shape (tokens x in -> out)", "ms", "TFLOP/s");
     const GgmlType mm_types[] = {GgmlType::Q4_K, GgmlType::Q8_0, GgmlType::F16, GgmlType::BF16, GgmlType::Q6_K};
+    struct MmShape {
+      int64_t tokens, n_in, n_out;
+    };
+    // 7B ffn gate/up at two prompt lengths for every type; for Q4_K and F16 also the 7B
+    // attention projection and ffn_down at 512 tokens and the vision tower's MLP and
+    // projection at a 512x512 image (1296 patches).
+    const MmShape all_shapes[] = {{512, 3584, 18944}, {2048, 3584, 18944}};
+    const MmShape extra_shapes[] = {{512, 3584, 3584}, {512, 18944, 3584}, {1296, 1280, 3420}, {1296, 1280, 1280}};
     for (GgmlType t : mm_types) {
-      for (int64_t tokens : {512, 2048}) {
-        const int64_t n_in = 3584, n_out = 18944;
+      std::vector<MmShape> shapes(std::begin(all_shapes), std::end(all_shapes));
+      if (t == GgmlType::Q4_K || t == GgmlType::F16) shapes.insert(shapes.end(), std::begin(extra_shapes), std::end(extra_shapes));
+      for (const MmShape& sh : shapes) {
+        const int64_t tokens = sh.tokens, n_in = sh.n_in, n_out = sh.n_out;
         auto w = b.device_weights(t, n_in, n_out, 1);
         void* xm = b.device_random_floats(static_cast<size_t>(tokens * n_in), 1.0f);
         void* ym = nullptr;
@@ -332,8 +342,8 @@ int main(int argc, char** argv) {
             5);
         const double flops = 2.0 * tokens * n_in * n_out;
         std::printf("%-8s %-30s %10.3f %10.1f\n", tname(t),
-                    (std::to_string(tokens) + " x 3584 -> 18944 (mma)").c_str(), ms, flops / (ms * 1e-3) / 1e12);
-        if (t == GgmlType::F16 && tokens == 512) {
+                    (std::to_string(tokens) + " x " + std::to_string(n_in) + " -> " + std::to_string(n_out) + " (mma)").c_str(), ms, flops / (ms * 1e-3) / 1e12);
+        if (t == GgmlType::F16 && tokens == 512 && n_out == 18944) {
           const double ms2 = b.time_ms(
               [&](int) { launch_matmul_simt(dw, static_cast<float*>(xm), tokens, nullptr, static_cast<float*>(ym), b.stream); },
               3);
