@@ -33,17 +33,7 @@ static kotaro::ModelOptions vl_options() {
 
 static std::vector<kotaro::ImageEmbeds> encode_all(kotaro::Model& m, const FixtureCase& c) {
   std::vector<kotaro::ImageEmbeds> out;
-  size_t off = 0;
-  for (size_t i = 0; i + 3 <= c.image_grid_thw.size(); i += 3) {
-    kotaro::PixelValues pv;
-    pv.grid_t = c.image_grid_thw[i];
-    pv.grid_h = c.image_grid_thw[i + 1];
-    pv.grid_w = c.image_grid_thw[i + 2];
-    const size_t n = static_cast<size_t>(pv.grid_t) * pv.grid_h * pv.grid_w * 1176;
-    pv.data.assign(c.pixel_values.begin() + off, c.pixel_values.begin() + off + n);
-    off += n;
-    out.push_back(m.encode_image(pv));
-  }
+  for (const kotaro::PixelValues& pv : split_pixel_values(c)) out.push_back(m.encode_image(pv));
   return out;
 }
 

@@ -135,6 +135,25 @@ inline double top2_gap(const float* row, int64_t n) {
   return a - b;
 }
 
+// The case's pixel_values cut into one PixelValues per image, by image_grid_thw
+// (1176 = 3 channels x 2 frames x 14 x 14 values per patch).
+inline std::vector<kotaro::PixelValues> split_pixel_values(const FixtureCase& c) {
+  std::vector<kotaro::PixelValues> out;
+  size_t offset = 0;
+  for (size_t i = 0; i + 3 <= c.image_grid_thw.size(); i += 3) {
+    kotaro::PixelValues pv;
+    pv.grid_t = c.image_grid_thw[i];
+    pv.grid_h = c.image_grid_thw[i + 1];
+    pv.grid_w = c.image_grid_thw[i + 2];
+    const size_t n = static_cast<size_t>(pv.grid_t) * pv.grid_h * pv.grid_w * 1176;
+    if (offset + n > c.pixel_values.size()) throw std::runtime_error(c.name + ": pixel_values shorter than the grids");
+    pv.data.assign(c.pixel_values.begin() + offset, c.pixel_values.begin() + offset + n);
+    offset += n;
+    out.push_back(std::move(pv));
+  }
+  return out;
+}
+
 struct CaseResult {
   std::string name;
   bool has_vision = false;
@@ -169,16 +188,7 @@ inline CaseResult run_case(kotaro::Model& model, const FixtureCase& c, const std
     r.vision = diff(r.our_vision, c.vision_embeds);
   } else if (!c.image_grid_thw.empty()) {
     r.has_vision = true;
-    size_t offset = 0;
-    for (size_t i = 0; i + 3 <= c.image_grid_thw.size(); i += 3) {
-      kotaro::PixelValues pv;
-      pv.grid_t = c.image_grid_thw[i];
-      pv.grid_h = c.image_grid_thw[i + 1];
-      pv.grid_w = c.image_grid_thw[i + 2];
-      const size_t n = static_cast<size_t>(pv.grid_t) * pv.grid_h * pv.grid_w * 1176;
-      if (offset + n > c.pixel_values.size()) throw std::runtime_error(c.name + ": pixel_values shorter than the grids");
-      pv.data.assign(c.pixel_values.begin() + offset, c.pixel_values.begin() + offset + n);
-      offset += n;
+    for (const kotaro::PixelValues& pv : split_pixel_values(c)) {
       embeds.push_back(model.encode_image(pv));
       r.our_vision.insert(r.our_vision.end(), embeds.back().data.begin(), embeds.back().data.end());
     }
